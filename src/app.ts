@@ -1,0 +1,51 @@
+import type { Hono } from "hono";
+import type { LoadedConfig } from "./config/load.js";
+import { createLogger, type Logger } from "./log.js";
+import { createMetrics } from "./metrics/index.js";
+import { buildPipeline } from "./pipeline/index.js";
+import { createProviderClient } from "./providers/registry.js";
+import type { ProviderClient } from "./providers/types.js";
+import { buildRoutingTable } from "./routing/table.js";
+import { InFlight } from "./server/observe.js";
+import { createHttpApp } from "./server/routes.js";
+
+export interface Gateway {
+  readonly app: Hono;
+  readonly logger: Logger;
+  readonly inFlight: InFlight;
+  /** Closes upstream pools; call after the HTTP server stopped taking requests. */
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  logger?: Logger;
+}
+
+/** Wires every service from the config. The one place that will choose memory or Redis, embedded SQL or Postgres. */
+export function createGateway(loaded: LoadedConfig, options: GatewayOptions = {}): Gateway {
+  const { config } = loaded;
+  const logger = options.logger ?? createLogger(config.server.log_level);
+  for (const warning of loaded.warnings) logger.warn(warning);
+
+  const clients = new Map<string, ProviderClient>();
+  for (const [name, provider] of Object.entries(config.providers)) {
+    const client = createProviderClient(name, provider, config.server.timeouts, loaded.missingKeys.get(name));
+    if (client.unavailable) logger.warn({ provider: name }, client.unavailable);
+    clients.set(name, client);
+  }
+
+  const table = buildRoutingTable(config, clients);
+  const pipeline = buildPipeline({ table });
+  const metrics = createMetrics();
+  const inFlight = new InFlight();
+  const app = createHttpApp({ config, pipeline, table, metrics, logger, inFlight, readiness: [] });
+
+  return {
+    app,
+    logger,
+    inFlight,
+    async close() {
+      await Promise.allSettled([...clients.values()].map((c) => c.close()));
+    },
+  };
+}

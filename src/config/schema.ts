@@ -1,0 +1,139 @@
+import { z } from "zod";
+
+/** Provider types this build can talk to; each has a folder under src/providers/. */
+export const PROVIDER_TYPES = ["openai", "openai-compatible", "mock"] as const;
+
+// Values that may arrive as strings through ${ENV} substitution.
+const intLike = z.union([z.number().int(), z.string().regex(/^\d+$/, "expected an integer").transform(Number)]);
+const positiveMs = intLike.pipe(z.number().int().positive());
+
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+const byteSize = z.union([
+  z.number().int().positive(),
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)$/i, 'expected a size such as "4mb", "512kb" or a number of bytes')
+    .transform((s) => {
+      const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)$/i.exec(s) as RegExpExecArray;
+      return Math.floor(Number(m[1]) * (SIZE_UNITS[(m[2] as string).toLowerCase()] as number));
+    }),
+]);
+
+const TimeoutsSchema = z
+  .object({
+    connect_ms: positiveMs.default(10_000).describe("TCP/TLS connect timeout to an upstream."),
+    first_byte_ms: positiveMs
+      .default(120_000)
+      .describe("How long to wait for an upstream's response headers (time to first byte)."),
+    idle_ms: positiveMs
+      .default(120_000)
+      .describe("Longest silence allowed between two chunks of an upstream body (streams included)."),
+  })
+  .strict();
+
+export const ServerSchema = z
+  .object({
+    host: z.string().default("0.0.0.0").describe("Interface to listen on."),
+    port: intLike.pipe(z.number().int().min(0).max(65535)).default(8787).describe("Port to listen on."),
+    body_limit: byteSize.default(4 * 1024 ** 2).describe('Largest request body accepted (413 beyond), e.g. "4mb".'),
+    timeouts: TimeoutsSchema.prefault({}).describe("Upstream timeouts, overridable per provider."),
+    shutdown_grace_ms: positiveMs
+      .default(15_000)
+      .describe("On SIGTERM, how long in-flight requests (streams included) may finish before exit."),
+    log_level: z
+      .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+      .default("info")
+      .describe("pino log level; one JSON line per request at info."),
+  })
+  .strict();
+
+export const ProviderSchema = z
+  .object({
+    type: z.enum(PROVIDER_TYPES).describe("Wire format spoken by this provider."),
+    base_url: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe("API root including the version path, e.g. https://api.openai.com/v1. Required for openai-compatible."),
+    api_key: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("API key, normally a ${ENV_VAR} reference; may also come from secrets.yaml."),
+    region: z.string().optional().describe("Where this provider serves from (used by geo routing)."),
+    headers: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe("Extra static headers sent upstream (e.g. OpenAI-Organization)."),
+    max_connections: intLike
+      .pipe(z.number().int().positive())
+      .default(128)
+      .describe("Keep-alive connection pool size to this provider's origin."),
+    timeouts: TimeoutsSchema.partial().optional().describe("Overrides of server.timeouts for this provider."),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.type === "openai-compatible" && !p.base_url) {
+      ctx.addIssue({ code: "custom", path: ["base_url"], message: "expected a base_url for type openai-compatible" });
+    }
+  });
+
+export const DeploymentSchema = z
+  .object({
+    provider: z.string().min(1).describe("Name of an entry under providers."),
+    model: z.string().min(1).describe("Model name sent upstream."),
+    weight: z.number().nonnegative().default(1).describe("Relative share of traffic under weighted routing."),
+    region: z.string().optional().describe("Region of this deployment; defaults to the provider's region."),
+  })
+  .strict();
+
+export const AliasSchema = z
+  .object({
+    description: z.string().optional().describe("Shown nowhere but in the file; for humans."),
+    deployments: z.array(DeploymentSchema).min(1).describe("Where requests for this alias may go."),
+  })
+  .strict();
+
+export const ConfigSchema = z
+  .object({
+    server: ServerSchema.prefault({}),
+    providers: z.record(z.string().min(1), ProviderSchema).describe("Upstreams by name."),
+    models: z
+      .record(z.string().min(1), AliasSchema)
+      .describe("Model aliases clients ask for, each mapping to one or more deployments."),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    for (const [alias, def] of Object.entries(cfg.models)) {
+      let total = 0;
+      def.deployments.forEach((d, i) => {
+        total += d.weight;
+        if (!(d.provider in cfg.providers)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["models", alias, "deployments", i, "provider"],
+            message: `expected one of the providers (${Object.keys(cfg.providers).join(", ")}), got "${d.provider}"`,
+          });
+        }
+      });
+      if (total <= 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["models", alias, "deployments"],
+          message: "expected at least one deployment with a weight above 0",
+        });
+      }
+    }
+  });
+
+export const SecretsSchema = z.record(
+  z.string(),
+  z.looseObject({ api_key: z.string().min(1).describe("The provider's API key.") }),
+);
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ServerConfig = z.infer<typeof ServerSchema>;
+export type ProviderConfig = z.infer<typeof ProviderSchema>;
+export type ProviderType = ProviderConfig["type"];
+export type DeploymentConfig = z.infer<typeof DeploymentSchema>;
+export type AliasConfig = z.infer<typeof AliasSchema>;
+export type Timeouts = z.infer<typeof TimeoutsSchema>;

@@ -1,0 +1,44 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** Every metric Tollgate exposes, defined in one place. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const labelNames = ["endpoint", "alias", "deployment"] as const;
+  return {
+    registry,
+    requests: new Counter({
+      name: "tollgate_requests_total",
+      help: "Requests answered, by status and outcome.",
+      labelNames: [...labelNames, "status", "outcome"] as const,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: "tollgate_request_duration_seconds",
+      help: "From request received to last byte sent (streams included).",
+      labelNames,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [registry],
+    }),
+    firstByte: new Histogram({
+      name: "tollgate_time_to_first_byte_seconds",
+      help: "From request received to the upstream's first byte (first token for streams).",
+      labelNames: [...labelNames, "stream"] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    tokens: new Counter({
+      name: "tollgate_tokens_total",
+      help: "Tokens reported by upstreams.",
+      labelNames: ["alias", "deployment", "kind"] as const,
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: "tollgate_requests_in_flight",
+      help: "Requests (streams included) not yet finished.",
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,63 @@
+import { z } from "zod";
+
+// Only what the gateway must rely on is checked; every other field passes through untouched so new
+// OpenAI parameters keep working without a Tollgate release.
+
+const ContentPart = z.looseObject({ type: z.string() });
+
+const Message = z.looseObject({
+  role: z.enum(["system", "developer", "user", "assistant", "tool", "function"]),
+  content: z.union([z.string(), z.array(ContentPart), z.null()]).optional(),
+  name: z.string().optional(),
+  tool_call_id: z.string().optional(),
+});
+
+const Tool = z.looseObject({
+  type: z.string(),
+  function: z.looseObject({ name: z.string().min(1) }).optional(),
+});
+
+const nullableNumber = (min: number, max: number) => z.number().min(min).max(max).nullable().optional();
+const positiveInt = z.number().int().positive().nullable().optional();
+
+export const ChatCompletionRequestSchema = z.looseObject({
+  model: z.string().min(1),
+  messages: z.array(Message).min(1),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
+  n: z.number().int().min(1).max(128).nullable().optional(),
+  temperature: nullableNumber(0, 2),
+  top_p: nullableNumber(0, 1),
+  presence_penalty: nullableNumber(-2, 2),
+  frequency_penalty: nullableNumber(-2, 2),
+  max_tokens: positiveInt,
+  max_completion_tokens: positiveInt,
+  stop: z.union([z.string(), z.array(z.string()).max(4), z.null()]).optional(),
+  tools: z.array(Tool).optional(),
+  user: z.string().optional(),
+});
+
+export const EmbeddingsRequestSchema = z.looseObject({
+  model: z.string().min(1),
+  input: z.union([
+    z.string(),
+    z.array(z.string()).min(1),
+    z.array(z.number().int()).min(1),
+    z.array(z.array(z.number().int())).min(1),
+  ]),
+  encoding_format: z.enum(["float", "base64"]).optional(),
+  dimensions: z.number().int().positive().optional(),
+  user: z.string().optional(),
+});
+
+export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequestSchema>;
+export type EmbeddingsRequest = z.infer<typeof EmbeddingsRequestSchema>;
+export type ChatMessage = z.infer<typeof Message>;
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details?: { cached_tokens?: number } | null;
+  completion_tokens_details?: { reasoning_tokens?: number } | null;
+}

@@ -1,0 +1,122 @@
+import type { GatewayError } from "../errors.js";
+import type { ChatCompletionRequest, EmbeddingsRequest, Usage } from "../openai/schema.js";
+import type { StreamOutcome, UpstreamObserver, UpstreamResult } from "../providers/types.js";
+import type { AliasRoute, Deployment } from "../routing/table.js";
+
+export type Endpoint = "chat" | "embeddings";
+
+/** How the request ended, for logs, metrics and (later) the usage ledger. */
+export type Outcome = StreamOutcome | "error";
+
+/** Who is calling; filled by the auth stage (org/team/key). */
+export interface Identity {
+  keyId: string;
+  teamId?: string;
+  orgId?: string;
+  endUser?: string;
+}
+
+export interface RouteDecision {
+  strategy: string;
+  candidates: number;
+  reason: string;
+}
+
+export interface CostEstimate {
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+}
+
+export type CacheDecision = "hit" | "semantic-hit" | "miss" | "bypass";
+
+type Finalizer = (ctx: RequestContext) => void;
+
+/**
+ * One per request, shared by every stage. Stages read and write these named fields; nothing travels in
+ * ad-hoc maps. All fields are set in the constructor so every context has the same shape (fast property access).
+ */
+export class RequestContext implements UpstreamObserver {
+  readonly requestId: string;
+  readonly endpoint: Endpoint;
+  /** performance.now() when the request arrived; all timings are relative to it. */
+  readonly startedAt: number;
+  /** Client went away: aborts the upstream call. */
+  signal: AbortSignal | undefined = undefined;
+
+  rawBody = "";
+  chat: ChatCompletionRequest | undefined = undefined;
+  embeddings: EmbeddingsRequest | undefined = undefined;
+  /** The model name the client asked for. */
+  alias = "";
+  stream = false;
+
+  identity: Identity | undefined = undefined;
+  estimate: CostEstimate | undefined = undefined;
+  cacheDecision: CacheDecision | undefined = undefined;
+  route: AliasRoute | undefined = undefined;
+  routeDecision: RouteDecision | undefined = undefined;
+  deployment: Deployment | undefined = undefined;
+  attempts = 0;
+
+  result: UpstreamResult | undefined = undefined;
+  /** Headers stages add to the client's response (x-tollgate-*). */
+  responseHeaders: Record<string, string> | undefined = undefined;
+  usage: Usage | undefined = undefined;
+  costUsd: number | undefined = undefined;
+  error: GatewayError | undefined = undefined;
+  outcome: Outcome | undefined = undefined;
+  status = 0;
+  firstByteMs: number | undefined = undefined;
+  durationMs: number | undefined = undefined;
+
+  private finalizers: Finalizer[] | undefined = undefined;
+
+  constructor(requestId: string, endpoint: Endpoint, startedAt: number) {
+    this.requestId = requestId;
+    this.endpoint = endpoint;
+    this.startedAt = startedAt;
+  }
+
+  get upstreamModel(): string | undefined {
+    return this.deployment?.upstreamModel;
+  }
+
+  setHeader(name: string, value: string): void {
+    if (this.responseHeaders === undefined) this.responseHeaders = {};
+    this.responseHeaders[name] = value;
+  }
+
+  /** Runs once when the request is really over: after the last byte of a stream, or with the response otherwise. */
+  whenDone(finalizer: Finalizer): void {
+    if (this.finalizers === undefined) this.finalizers = [finalizer];
+    else this.finalizers.push(finalizer);
+  }
+
+  get done(): boolean {
+    return this.outcome !== undefined;
+  }
+
+  /** Ends the request: runs the finalizers, innermost stage first. Later calls do nothing. */
+  finish(outcome: Outcome, error?: GatewayError): void {
+    if (this.outcome !== undefined) return;
+    this.outcome = outcome;
+    if (error) this.error = error;
+    this.durationMs = performance.now() - this.startedAt;
+    const finalizers = this.finalizers;
+    if (!finalizers) return;
+    for (let i = finalizers.length - 1; i >= 0; i--) (finalizers[i] as Finalizer)(this);
+  }
+
+  onFirstByte(): void {
+    this.firstByteMs ??= performance.now() - this.startedAt;
+  }
+
+  onUsage(usage: Usage): void {
+    this.usage = usage;
+  }
+
+  onStreamEnd(outcome: StreamOutcome, error?: GatewayError): void {
+    this.finish(outcome, error);
+  }
+}

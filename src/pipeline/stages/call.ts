@@ -1,0 +1,46 @@
+import { GatewayError } from "../../errors.js";
+import type { NamedStage } from "../compose.js";
+import type { RequestContext } from "../context.js";
+
+/** The innermost stage: one call to the chosen deployment, in the provider's native API. */
+export const callStage: NamedStage = {
+  name: "call",
+  run: async (ctx) => {
+    const deployment = ctx.deployment;
+    if (deployment === undefined) throw new Error("call stage reached without a deployment");
+    ctx.attempts++;
+    ctx.result = ctx.endpoint === "chat" ? await callChat(ctx) : await callEmbeddings(ctx);
+  },
+};
+
+function callChat(ctx: RequestContext) {
+  const deployment = ctx.deployment as NonNullable<RequestContext["deployment"]>;
+  return deployment.provider.chat({
+    request: ctx.chat as NonNullable<RequestContext["chat"]>,
+    rawBody: ctx.rawBody,
+    upstreamModel: deployment.upstreamModel,
+    stream: ctx.stream,
+    requestId: ctx.requestId,
+    signal: ctx.signal,
+    observer: ctx,
+  });
+}
+
+function callEmbeddings(ctx: RequestContext) {
+  const deployment = ctx.deployment as NonNullable<RequestContext["deployment"]>;
+  const embeddings = deployment.provider.embeddings;
+  if (embeddings === undefined) {
+    throw new GatewayError(
+      `The model '${ctx.alias}' is served by provider '${deployment.providerName}' (${deployment.provider.type}), which has no embeddings API`,
+      { status: 400, type: "invalid_request_error", param: "model", code: "embeddings_not_supported" },
+    );
+  }
+  return embeddings.call(deployment.provider, {
+    request: ctx.embeddings as NonNullable<RequestContext["embeddings"]>,
+    rawBody: ctx.rawBody,
+    upstreamModel: deployment.upstreamModel,
+    requestId: ctx.requestId,
+    signal: ctx.signal,
+    observer: ctx,
+  });
+}

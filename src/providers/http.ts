@@ -1,0 +1,130 @@
+import { Pool } from "undici";
+import type { IncomingHttpHeaders } from "undici/types/header.js";
+import type { ProviderConfig, Timeouts } from "../config/schema.js";
+import { GatewayError, type OpenAIErrorType } from "../errors.js";
+
+/** One keep-alive pool per upstream origin, so one provider's slowness never queues another's requests. */
+export function createPool(origin: string, config: ProviderConfig, timeouts: Timeouts): Pool {
+  const t = { ...timeouts, ...config.timeouts };
+  return new Pool(origin, {
+    connections: config.max_connections,
+    pipelining: 1,
+    connect: { timeout: t.connect_ms },
+    headersTimeout: t.first_byte_ms,
+    bodyTimeout: t.idle_ms,
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 600_000,
+  });
+}
+
+const TIMEOUT_CODES = new Set([
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "ETIMEDOUT",
+]);
+
+export const CLIENT_CLOSED = 499;
+
+/** A failure below HTTP (refused, reset, timed out, aborted) as the error the client sees. */
+export function transportError(provider: string, err: unknown): GatewayError {
+  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
+  const code = e.code ?? e.cause?.code;
+  if (e.name === "AbortError" || code === "UND_ERR_ABORTED" || code === "ABORT_ERR") {
+    return new GatewayError("The client closed the request", {
+      status: CLIENT_CLOSED,
+      type: "api_error",
+      code: "client_closed_request",
+      cause: err,
+    });
+  }
+  if (code && TIMEOUT_CODES.has(code)) {
+    return new GatewayError(`Upstream provider '${provider}' timed out (${code})`, {
+      status: 504,
+      type: "api_error",
+      code: "upstream_timeout",
+      cause: err,
+    });
+  }
+  return new GatewayError(`Upstream provider '${provider}' is unreachable (${code ?? e.message ?? "unknown error"})`, {
+    status: 502,
+    type: "api_error",
+    code: "upstream_unreachable",
+    cause: err,
+  });
+}
+
+const TYPE_BY_STATUS: Record<number, OpenAIErrorType> = {
+  400: "invalid_request_error",
+  401: "authentication_error",
+  403: "permission_error",
+  404: "invalid_request_error",
+  409: "invalid_request_error",
+  413: "invalid_request_error",
+  422: "invalid_request_error",
+  429: "rate_limit_error",
+};
+
+const KEPT_HEADERS = [
+  "retry-after",
+  "retry-after-ms",
+  "x-ratelimit-limit-requests",
+  "x-ratelimit-limit-tokens",
+  "x-ratelimit-remaining-requests",
+  "x-ratelimit-remaining-tokens",
+  "x-ratelimit-reset-requests",
+  "x-ratelimit-reset-tokens",
+];
+
+/** Upstream headers a client's SDK acts on (retry-after, rate-limit hints); undefined when there are none. */
+export function keptHeaders(headers: IncomingHttpHeaders): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  for (const name of KEPT_HEADERS) {
+    const v = headers[name];
+    if (typeof v !== "string") continue;
+    if (out === undefined) out = {};
+    out[name] = v;
+  }
+  return out;
+}
+
+/** An upstream's HTTP error, re-shaped to OpenAI's form with its status and message kept. */
+export function upstreamHttpError(
+  provider: string,
+  status: number,
+  bodyText: string,
+  headers: IncomingHttpHeaders,
+): GatewayError {
+  let message: string | undefined;
+  let type: string | undefined;
+  let code: string | null = null;
+  let param: string | null = null;
+  try {
+    const parsed = JSON.parse(bodyText) as { error?: unknown; message?: unknown; detail?: unknown };
+    const e = parsed.error;
+    if (e && typeof e === "object") {
+      const o = e as Record<string, unknown>;
+      if (typeof o.message === "string") message = o.message;
+      if (typeof o.type === "string") type = o.type;
+      if (typeof o.code === "string" || typeof o.code === "number") code = String(o.code);
+      if (typeof o.param === "string") param = o.param;
+    } else if (typeof e === "string") message = e;
+    else if (typeof parsed.message === "string") message = parsed.message;
+    else if (typeof parsed.detail === "string") message = parsed.detail;
+  } catch {
+    // not JSON: keep a bounded slice of the text below
+  }
+  message ??= `Upstream provider '${provider}' returned HTTP ${status}${bodyText ? `: ${bodyText.slice(0, 500)}` : ""}`;
+  const isHttpError = status >= 400 && status <= 599;
+  return new GatewayError(message, {
+    status: isHttpError ? status : 502,
+    type: (type as OpenAIErrorType | undefined) ?? TYPE_BY_STATUS[status] ?? "api_error",
+    code: code ?? (isHttpError ? null : "upstream_bad_status"),
+    param,
+    headers: keptHeaders(headers),
+  });
+}
+
+export function isEventStream(contentType: string | string[] | undefined): boolean {
+  return typeof contentType === "string" && contentType.startsWith("text/event-stream");
+}

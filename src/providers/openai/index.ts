@@ -1,0 +1,108 @@
+import type { Dispatcher, Pool } from "undici";
+import type { ProviderConfig, ProviderType, Timeouts } from "../../config/schema.js";
+import type { Usage } from "../../openai/schema.js";
+import { createPool, isEventStream, keptHeaders, transportError, upstreamHttpError } from "../http.js";
+import type { ChatCall, EmbeddingsCall, ProviderClient, ProviderFactory, UpstreamResult } from "../types.js";
+import { relayOpenAIStream } from "./stream.js";
+
+const OPENAI_BASE_URL = "https://api.openai.com/v1";
+
+/** OpenAI itself and every server that speaks its API (vLLM, Groq, Together, Ollama, Mistral, ...): a pass-through. */
+class OpenAICompatibleClient implements ProviderClient {
+  readonly name: string;
+  readonly type: ProviderType;
+  private readonly pool: Pool;
+  private readonly chatPath: string;
+  private readonly embeddingsPath: string;
+  private readonly headers: Record<string, string>;
+  private readonly toError: (err: unknown) => ReturnType<typeof transportError>;
+
+  constructor(name: string, config: ProviderConfig, timeouts: Timeouts) {
+    this.name = name;
+    this.type = config.type;
+    const url = new URL(config.base_url ?? OPENAI_BASE_URL);
+    const basePath = url.pathname.replace(/\/+$/, "");
+    this.chatPath = `${basePath}/chat/completions${url.search}`;
+    this.embeddingsPath = `${basePath}/embeddings${url.search}`;
+    this.pool = createPool(url.origin, config, timeouts);
+    this.headers = { ...lowerCaseKeys(config.headers), "content-type": "application/json" };
+    if (config.api_key) this.headers.authorization = `Bearer ${config.api_key}`;
+    this.toError = (err) => transportError(name, err);
+  }
+
+  async chat(call: ChatCall): Promise<UpstreamResult> {
+    const res = await this.send(this.chatPath, call);
+    call.observer.onFirstByte();
+    if (call.stream && res.statusCode === 200 && isEventStream(res.headers["content-type"])) {
+      return {
+        status: 200,
+        body: relayOpenAIStream(res.body, call.observer, this.toError),
+        stream: true,
+        headers: keptHeaders(res.headers),
+      };
+    }
+    return this.readJson(res, call);
+  }
+
+  async embeddings(call: EmbeddingsCall): Promise<UpstreamResult> {
+    const res = await this.send(this.embeddingsPath, call);
+    call.observer.onFirstByte();
+    return this.readJson(res, call);
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  private async send(path: string, call: ChatCall | EmbeddingsCall): Promise<Dispatcher.ResponseData> {
+    // The client's bytes go out untouched unless the alias names a different upstream model.
+    const body =
+      call.upstreamModel === call.request.model
+        ? call.rawBody
+        : JSON.stringify({ ...call.request, model: call.upstreamModel });
+    try {
+      return await this.pool.request({
+        path,
+        method: "POST",
+        headers: { ...this.headers, "x-request-id": call.requestId },
+        body,
+        signal: call.signal,
+      });
+    } catch (err) {
+      throw this.toError(err);
+    }
+  }
+
+  private async readJson(res: Dispatcher.ResponseData, call: ChatCall | EmbeddingsCall): Promise<UpstreamResult> {
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (err) {
+      throw this.toError(err);
+    }
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      throw upstreamHttpError(this.name, res.statusCode, text, res.headers);
+    }
+    const usage = usageOf(text);
+    if (usage) call.observer.onUsage(usage);
+    return { status: res.statusCode, body: text, stream: false, headers: keptHeaders(res.headers) };
+  }
+}
+
+function usageOf(json: string): Usage | undefined {
+  try {
+    return (JSON.parse(json) as { usage?: Usage }).usage;
+  } catch {
+    return undefined;
+  }
+}
+
+function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v;
+  return out;
+}
+
+export const openaiProvider: ProviderFactory = {
+  create: (name, config, timeouts) => new OpenAICompatibleClient(name, config, timeouts),
+};

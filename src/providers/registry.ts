@@ -1,0 +1,43 @@
+import type { ProviderConfig, ProviderType, Timeouts } from "../config/schema.js";
+import { GatewayError } from "../errors.js";
+import { mockProvider } from "./mock/index.js";
+import { openaiProvider } from "./openai/index.js";
+import type { ProviderClient, ProviderFactory } from "./types.js";
+
+/** Adding a provider: one folder under src/providers/ and one line here. */
+const FACTORIES: Record<ProviderType, ProviderFactory> = {
+  openai: openaiProvider,
+  "openai-compatible": openaiProvider,
+  mock: mockProvider,
+};
+
+/** Types that need an API key to be usable; the others (local servers, mock) work without one. */
+const NEEDS_KEY: ReadonlySet<ProviderType> = new Set(["openai"]);
+
+export function createProviderClient(
+  name: string,
+  config: ProviderConfig,
+  timeouts: Timeouts,
+  missingKeyVariable: string | undefined,
+): ProviderClient {
+  if (config.api_key === undefined && (missingKeyVariable !== undefined || NEEDS_KEY.has(config.type))) {
+    return unconfigured(name, config.type, missingKeyVariable);
+  }
+  return FACTORIES[config.type].create(name, config, timeouts);
+}
+
+/** A declared provider without its key: every call explains what to set, nothing crashes at start. */
+function unconfigured(name: string, type: ProviderType, variable: string | undefined): ProviderClient {
+  const how = variable
+    ? `set the environment variable ${variable}`
+    : `set providers.${name}.api_key in routes.yaml or ${name}.api_key in secrets.yaml`;
+  const unavailable = `Provider '${name}' is not configured: ${how}`;
+  const fail = async (): Promise<never> => {
+    throw new GatewayError(unavailable, {
+      status: 503,
+      type: "api_error",
+      code: "provider_not_configured",
+    });
+  };
+  return { name, type, unavailable, chat: fail, embeddings: fail, close: async () => {} };
+}

@@ -1,0 +1,58 @@
+import type { ProviderConfig, ProviderType, Timeouts } from "../config/schema.js";
+import type { GatewayError } from "../errors.js";
+import type { ChatCompletionRequest, EmbeddingsRequest, Usage } from "../openai/schema.js";
+
+/** How a stream ended: what the usage ledger and metrics need to know. */
+export type StreamOutcome = "completed" | "upstream_error" | "client_abort";
+
+/** Told about a call as it happens; the pipeline's RequestContext implements it, so no closure per request. */
+export interface UpstreamObserver {
+  onFirstByte(): void;
+  onUsage(usage: Usage): void;
+  /** Called once when a relayed stream ends, whatever the reason. */
+  onStreamEnd(outcome: StreamOutcome, error?: GatewayError): void;
+}
+
+interface CallBase {
+  /** The body exactly as the client sent it; relayed as-is when nothing needs rewriting. */
+  rawBody: string;
+  upstreamModel: string;
+  requestId: string;
+  /** Aborts when the client goes away. */
+  signal: AbortSignal | undefined;
+}
+
+export interface ChatCall extends CallBase {
+  request: ChatCompletionRequest;
+  stream: boolean;
+  observer: UpstreamObserver;
+}
+
+export interface EmbeddingsCall extends CallBase {
+  request: EmbeddingsRequest;
+  observer: UpstreamObserver;
+}
+
+export interface UpstreamResult {
+  status: number;
+  /** A JSON document (string or bytes), or an SSE byte stream in OpenAI's chunk format. */
+  body: string | Uint8Array | ReadableStream<Uint8Array>;
+  stream: boolean;
+  /** Upstream headers worth passing on (rate-limit hints); undefined when none. */
+  headers: Record<string, string> | undefined;
+}
+
+export interface ProviderClient {
+  readonly name: string;
+  readonly type: ProviderType;
+  /** Why this provider cannot serve now (e.g. its key's variable is unset); routing avoids it while others can. */
+  readonly unavailable?: string;
+  chat(call: ChatCall): Promise<UpstreamResult>;
+  /** Absent where the provider has no embeddings API. */
+  embeddings?: (call: EmbeddingsCall) => Promise<UpstreamResult>;
+  close(): Promise<void>;
+}
+
+export interface ProviderFactory {
+  create(name: string, config: ProviderConfig, timeouts: Timeouts): ProviderClient;
+}

@@ -1,0 +1,143 @@
+import { type Context, Hono } from "hono";
+import type { z } from "zod";
+import type { Config } from "../config/schema.js";
+import { GatewayError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics/index.js";
+import { ChatCompletionRequestSchema, EmbeddingsRequestSchema } from "../openai/schema.js";
+import { type Endpoint, RequestContext } from "../pipeline/context.js";
+import type { Pipeline } from "../pipeline/index.js";
+import { modelNotFound } from "../pipeline/stages/route.js";
+import { CLIENT_CLOSED } from "../providers/http.js";
+import type { RoutingTable } from "../routing/table.js";
+import { errorResponse, jsonResponse, parseBody, readBodyText, requestIdOf } from "./http.js";
+import { type InFlight, observeRequest } from "./observe.js";
+
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<void>;
+}
+
+export interface ServerDeps {
+  config: Config;
+  pipeline: Pipeline;
+  table: RoutingTable;
+  metrics: Metrics;
+  logger: Logger;
+  inFlight: InFlight;
+  readiness: readonly ReadinessCheck[];
+}
+
+const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  "x-accel-buffering": "no", // proxies such as nginx must not buffer the stream
+};
+
+export function createHttpApp(deps: ServerDeps): Hono {
+  const { config, pipeline, table, metrics, logger, inFlight } = deps;
+  const bodyLimit = config.server.body_limit;
+  const modelList = JSON.stringify({ object: "list", data: [...table.values()].map(modelObject) });
+  const observe = observeRequest(metrics, logger, inFlight);
+
+  async function handleModelCall<S extends z.ZodType>(c: Context, endpoint: Endpoint, schema: S): Promise<Response> {
+    const ctx = new RequestContext(requestIdOf(c), endpoint, performance.now());
+    observe.start(ctx);
+    try {
+      ctx.rawBody = await readBodyText(c, bodyLimit);
+      const body = parseBody(ctx.rawBody, schema) as { model: string; stream?: boolean | null };
+      ctx.alias = body.model;
+      if (endpoint === "chat") {
+        ctx.chat = body as RequestContext["chat"];
+        ctx.stream = body.stream === true;
+      } else ctx.embeddings = body as RequestContext["embeddings"];
+      ctx.signal = c.req.raw.signal;
+      await pipeline.run(ctx);
+      return respond(ctx);
+    } catch (err) {
+      const e = err instanceof GatewayError ? err : undefined;
+      ctx.status = e ? e.status : 500;
+      if (!e) logger.error({ request_id: ctx.requestId, err }, "unexpected error");
+      setImmediate(finishLater, ctx, ctx.status === CLIENT_CLOSED ? "client_abort" : "error", e);
+      return errorResponse(err, ctx.requestId);
+    }
+  }
+
+  const app = new Hono();
+  app.post("/v1/chat/completions", (c) => handleModelCall(c, "chat", ChatCompletionRequestSchema));
+  app.post("/v1/embeddings", (c) => handleModelCall(c, "embeddings", EmbeddingsRequestSchema));
+
+  app.get("/v1/models", () => jsonResponse(200, modelList, {}));
+  app.get("/v1/models/:id{.+}", (c) => {
+    const route = table.get(c.req.param("id"));
+    if (route === undefined) return errorResponse(modelNotFound(c.req.param("id")), requestIdOf(c));
+    return jsonResponse(200, JSON.stringify(modelObject(route)), {});
+  });
+
+  app.get("/health", () => jsonResponse(200, '{"status":"ok"}', {}));
+  app.get("/ready", async () => {
+    const checks: Record<string, string> = { config: "ok" };
+    let ready = true;
+    for (const probe of deps.readiness) {
+      try {
+        await probe.check();
+        checks[probe.name] = "ok";
+      } catch (err) {
+        ready = false;
+        checks[probe.name] = (err as Error).message;
+      }
+    }
+    return jsonResponse(ready ? 200 : 503, JSON.stringify({ status: ready ? "ready" : "not_ready", checks }), {});
+  });
+  app.get("/metrics", async () => {
+    const text = await metrics.registry.metrics();
+    return new Response(text, { status: 200, headers: { "content-type": metrics.registry.contentType } });
+  });
+
+  app.notFound((c) =>
+    jsonResponse(
+      404,
+      JSON.stringify({
+        error: {
+          message: `Unknown request URL: ${c.req.method} ${c.req.path}.`,
+          type: "invalid_request_error",
+          param: null,
+          code: "unknown_url",
+        },
+      }),
+      {},
+    ),
+  );
+  app.onError((err, c) => {
+    logger.error({ err, path: c.req.path }, "unhandled error");
+    return errorResponse(err, requestIdOf(c));
+  });
+  return app;
+}
+
+function respond(ctx: RequestContext): Response {
+  const result = ctx.result as NonNullable<RequestContext["result"]>;
+  ctx.status = result.status;
+  const headers: Record<string, string> = {
+    "x-request-id": ctx.requestId,
+    "x-tollgate-deployment": (ctx.deployment as NonNullable<RequestContext["deployment"]>).id,
+  };
+  if (result.headers) Object.assign(headers, result.headers);
+  if (ctx.responseHeaders) Object.assign(headers, ctx.responseHeaders);
+  if (result.stream) {
+    // The stream's own end (last byte, upstream error or client abort) finishes the request.
+    Object.assign(headers, SSE_HEADERS);
+    return new Response(result.body as ReadableStream<Uint8Array>, { status: result.status, headers });
+  }
+  // Logging and metrics run after the response is written, not before.
+  setImmediate(finishLater, ctx, "completed", undefined);
+  return jsonResponse(result.status, result.body as string | Uint8Array, headers);
+}
+
+function finishLater(ctx: RequestContext, outcome: "completed" | "error" | "client_abort", error?: GatewayError) {
+  ctx.finish(outcome, error);
+}
+
+function modelObject(route: { alias: string; created: number }) {
+  return { id: route.alias, object: "model", created: route.created, owned_by: "tollgate" };
+}
