@@ -97,12 +97,13 @@ type Doc = ReturnType<typeof parseDocument>;
 
 function parseYaml(text: string, file: string): { value: unknown; lines: LineCounter; doc: Doc } {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) {
     throw new ConfigError(
       doc.errors.map((e) => {
         const pos = e.linePos?.[0];
-        return `${file}${pos ? `:${pos.line}:${pos.col}` : ""}: invalid YAML: ${e.message.split("\n")[0]}`;
+        const message = (e.message.split("\n")[0] as string).replace(/ at line \d+, column \d+:?$/, "");
+        return `${file}${pos ? `:${pos.line}:${pos.col}` : ""}: invalid YAML: ${message}`;
       }),
     );
   }

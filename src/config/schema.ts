@@ -102,28 +102,39 @@ export const ConfigSchema = z
       .describe("Model aliases clients ask for, each mapping to one or more deployments."),
   })
   .strict()
-  .superRefine((cfg, ctx) => {
-    for (const [alias, def] of Object.entries(cfg.models)) {
-      let total = 0;
-      def.deployments.forEach((d, i) => {
-        total += d.weight;
-        if (!(d.provider in cfg.providers)) {
+  .superRefine(
+    (cfg, ctx) => {
+      // Runs even when other fields failed, so one start-up reports every problem; hence the defensive checks.
+      if (!isRecord(cfg.providers) || !isRecord(cfg.models)) return;
+      for (const [alias, def] of Object.entries(cfg.models)) {
+        if (!isRecord(def) || !Array.isArray(def.deployments)) continue;
+        let total = 0;
+        def.deployments.forEach((d, i) => {
+          if (!isRecord(d)) return;
+          total += typeof d.weight === "number" ? d.weight : 1;
+          if (typeof d.provider === "string" && !(d.provider in cfg.providers)) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["models", alias, "deployments", i, "provider"],
+              message: `expected one of the providers (${Object.keys(cfg.providers).join(", ")}), got "${d.provider}"`,
+            });
+          }
+        });
+        if (total <= 0) {
           ctx.addIssue({
             code: "custom",
-            path: ["models", alias, "deployments", i, "provider"],
-            message: `expected one of the providers (${Object.keys(cfg.providers).join(", ")}), got "${d.provider}"`,
+            path: ["models", alias, "deployments"],
+            message: "expected at least one deployment with a weight above 0",
           });
         }
-      });
-      if (total <= 0) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["models", alias, "deployments"],
-          message: "expected at least one deployment with a weight above 0",
-        });
       }
-    }
-  });
+    },
+    { when: () => true },
+  );
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
 
 export const SecretsSchema = z.record(
   z.string(),

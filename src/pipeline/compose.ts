@@ -14,7 +14,7 @@ export function compose(stages: readonly NamedStage[]): (ctx: RequestContext) =>
   return (ctx) => {
     let last = -1;
     const dispatch = (i: number): Promise<void> => {
-      if (i <= last) return Promise.reject(new Error(`next() called twice in stage ${stages[last]?.name}`));
+      if (i <= last) return Promise.reject(new Error(`next() called twice in stage ${stages[i - 1]?.name}`));
       last = i;
       const run = runs[i];
       if (run === undefined) return Promise.resolve();

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
  * routes.yaml aliases:
  *   mock-429 / mock-500 / mock-400   that HTTP error in OpenAI's error shape
  *   mock-text-error                  a 502 with a non-JSON body
- *   mock-slow-stream                 a chunk every 20 ms, 500 of them (for aborts)
+ *   mock-slow-stream[-N]             a chunk every 20 ms, N of them (default 500; for aborts and shutdown)
  *   mock-cut-stream                  3 chunks, then the connection is destroyed
  *   mock-hang                        never answers
  *   anything else                    a deterministic answer; a tool call when tools are given
@@ -170,7 +170,7 @@ function stream(res: ServerResponse, body: Record<string, unknown>, model: strin
       frame({ tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }, null),
     );
   } else {
-    const count = model === "mock-slow-stream" ? 500 : chunks;
+    const count = model.startsWith("mock-slow-stream") ? Number(model.split("-")[3] ?? 500) : chunks;
     for (let i = 0; i < count; i++) frames.push(frame({ content: `tok${i} ` }, null));
   }
   frames.push(frame({}, toolCall ? "tool_calls" : "stop"));
@@ -189,7 +189,7 @@ function stream(res: ServerResponse, body: Record<string, unknown>, model: strin
   }
   frames.push("data: [DONE]\n\n");
 
-  if (model === "mock-slow-stream" || model === "mock-cut-stream") {
+  if (model.startsWith("mock-slow-stream") || model === "mock-cut-stream") {
     let i = 0;
     const timer = setInterval(() => {
       if (res.destroyed) return clearInterval(timer);

@@ -1,0 +1,254 @@
+// Tollgate bench: direct-to-mock vs a bare pass-through proxy vs Tollgate, measured interleaved in one run.
+// `npm run bench` (~2-3 min) or `BENCH_QUICK=1 npm run bench` (~30 s smoke run). Results go to bench/results/.
+import { execFileSync } from "node:child_process";
+import { cpus } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Client } from "undici";
+import { BODY, loadRun, PATH, STREAM_BODY, sequential, type LoadRun, type Target } from "./lib/measure.js";
+import { CLK_TCK, freePort, killAll, killAllNow, peakRssMiB, type Proc, readPort, spawnNode, waitReady } from "./lib/procs.js";
+import {
+  type Check,
+  type LoadSummary,
+  printChecks,
+  printTable,
+  type SeqSummary,
+  summarizeLoad,
+  summarizeSeq,
+  TARGETS,
+  type TargetName,
+  writeResults,
+} from "./lib/report.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const QUICK = process.env.BENCH_QUICK === "1";
+const PLAN = {
+  quick: QUICK,
+  chunks: 20,
+  connections: 50,
+  rounds: QUICK ? 1 : 3,
+  durationS: QUICK ? 2 : 5,
+  warmupS: QUICK ? 1 : 2,
+  sequentialPerTarget: QUICK ? 300 : 2000,
+  sequentialWarmup: QUICK ? 50 : 200,
+  block: 100,
+  pauseMs: 250,
+};
+
+let stopping = false;
+process.on("exit", killAllNow);
+process.on("SIGINT", () => void shutdown(130, "interrupted"));
+process.on("SIGTERM", () => void shutdown(143, "terminated"));
+
+async function shutdown(code: number, message?: string): Promise<never> {
+  stopping = true;
+  if (message) console.error(`bench: ${message}`);
+  await killAll();
+  process.exit(code);
+}
+
+async function main(): Promise<number> {
+  console.log(`bench: building (npm run build)${QUICK ? ", quick mode" : ""}`);
+  try {
+    execFileSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "inherit" });
+  } catch {
+    throw new Error("npm run build failed");
+  }
+
+  const mock = spawnNode("mock upstream", ["--import", "tsx", "test/mocks/serve-openai.ts", "0", String(PLAN.chunks)], {
+    readStdout: true,
+  });
+  const mockPort = await readPort(mock);
+  const mockOrigin = `http://127.0.0.1:${mockPort}`;
+  const bare = spawnNode("bare proxy", ["--import", "tsx", "bench/bare-proxy.ts", "0", mockOrigin], {
+    readStdout: true,
+  });
+  const barePort = await readPort(bare);
+  const tollgatePort = await freePort();
+  // stdout (one log line per request) is discarded: the bench measures the gateway, not the terminal.
+  const tollgate = spawnNode(
+    "tollgate",
+    ["dist/main.js", "--config", "bench/routes.bench.yaml", "--port", String(tollgatePort)],
+    { env: { BENCH_UPSTREAM_PORT: String(mockPort) }, readStdout: false },
+  );
+  const procs: Proc[] = [mock, bare, tollgate];
+  const targets: Target[] = [
+    { name: "direct", origin: mockOrigin, proxy: undefined },
+    { name: "bare", origin: `http://127.0.0.1:${barePort}`, proxy: bare },
+    { name: "tollgate", origin: `http://127.0.0.1:${tollgatePort}`, proxy: tollgate },
+  ];
+  for (const t of targets) await waitReady(t.proxy ?? mock, () => checkAnswers(t.origin));
+
+  // From here on a child dying is a failure, not a detail.
+  const crashed = new Promise<never>((_, reject) => {
+    for (const p of procs) {
+      p.child.once("exit", (code, signal) => {
+        if (!stopping) reject(new Error(`${p.name} exited mid-run (code ${code}, signal ${signal})\n${p.stderr()}`));
+      });
+    }
+  });
+  const results = await Promise.race([measure(targets, mock), crashed]);
+  const peakRss = { mock: peakRssMiB(mock.pid), bare: peakRssMiB(bare.pid), tollgate: peakRssMiB(tollgate.pid) };
+  stopping = true;
+  await killAll();
+  return report(results, peakRss);
+}
+
+/** Before measuring: both kinds of answer arrive complete and well-formed through this target. */
+async function checkAnswers(origin: string): Promise<void> {
+  const client = new Client(origin);
+  try {
+    const post = async (body: string) => {
+      const res = await client.request({ method: "POST", path: PATH, headers: { "content-type": "application/json" }, body });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
+      return text;
+    };
+    const json = JSON.parse(await post(BODY)) as { choices?: { message?: { content?: string } }[] };
+    if (!json.choices?.[0]?.message?.content) throw new Error("non-streaming answer has no content");
+    const sse = await post(STREAM_BODY);
+    const tokens = sse.match(/tok\d+ /g)?.length ?? 0;
+    if (tokens !== PLAN.chunks || !sse.trimEnd().endsWith("data: [DONE]")) {
+      throw new Error(`streamed answer has ${tokens}/${PLAN.chunks} chunks or no [DONE]`);
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+type Scenario = "non-stream" | "stream";
+interface Measured {
+  load: Record<Scenario, Record<TargetName, LoadSummary>>;
+  seq: Record<"latency 1conn" | "ttfb 1conn", Record<TargetName, SeqSummary>>;
+  warmupFailures: string[];
+  elapsedS: number;
+}
+
+async function measure(targets: Target[], mock: Proc): Promise<Measured> {
+  const started = Date.now();
+  const bodies: Record<Scenario, string> = { "non-stream": BODY, stream: STREAM_BODY };
+  const pause = () => new Promise((r) => setTimeout(r, PLAN.pauseMs));
+  const warmupFailures: string[] = [];
+
+  for (const [scenario, body] of Object.entries(bodies)) {
+    for (const t of targets) {
+      console.log(`bench: warm-up ${scenario} ${t.name} (${PLAN.warmupS} s)`);
+      const r = await loadRun(t, mock, { body, connections: PLAN.connections, durationS: PLAN.warmupS });
+      if (r.non2xx + r.errors + r.timeouts > 0) {
+        warmupFailures.push(`warm-up ${scenario} ${t.name}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
+      }
+      await pause();
+    }
+  }
+
+  const load = {} as Measured["load"];
+  for (const [scenario, body] of Object.entries(bodies) as [Scenario, string][]) {
+    const rounds = new Map<string, LoadRun[]>(targets.map((t) => [t.name, []]));
+    for (let round = 0; round < PLAN.rounds; round++) {
+      // Rotate who goes first so no target always runs right after the same neighbour.
+      for (let k = 0; k < targets.length; k++) {
+        const t = targets[(round + k) % targets.length] as Target;
+        const r = await loadRun(t, mock, { body, connections: PLAN.connections, durationS: PLAN.durationS });
+        console.log(
+          `bench: ${scenario} round ${round + 1}/${PLAN.rounds} ${t.name.padEnd(8)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms`,
+        );
+        rounds.get(t.name)?.push(r);
+        await pause();
+      }
+    }
+    load[scenario] = Object.fromEntries(
+      TARGETS.map((name) => [name, summarizeLoad(rounds.get(name) ?? [])]),
+    ) as Record<TargetName, LoadSummary>;
+  }
+
+  const seq = {} as Measured["seq"];
+  for (const [label, body, pick] of [
+    ["latency 1conn", BODY, "totalMs"],
+    ["ttfb 1conn", STREAM_BODY, "ttfbMs"],
+  ] as const) {
+    console.log(`bench: ${label}, ${PLAN.sequentialPerTarget} sequential requests per target`);
+    const samples = await sequential(targets, {
+      body,
+      perTarget: PLAN.sequentialPerTarget,
+      block: PLAN.block,
+      warmup: PLAN.sequentialWarmup,
+      pick,
+    });
+    seq[label] = Object.fromEntries(TARGETS.map((name) => [name, summarizeSeq(samples.get(name) ?? [])])) as Record<
+      TargetName,
+      SeqSummary
+    >;
+  }
+  return { load, seq, warmupFailures, elapsedS: (Date.now() - started) / 1000 };
+}
+
+function report(m: Measured, peakRss: Record<"mock" | "bare" | "tollgate", number>): number {
+  const { load, seq } = m;
+  const ratio = (s: Scenario) => load[s].tollgate.rps / load[s].bare.rps;
+  const lat = seq["latency 1conn"];
+  const ttfb = seq["ttfb 1conn"];
+  const checks: Check[] = [
+    { name: "Tollgate/bare req/s, non-stream", value: ratio("non-stream"), target: ">= 0.8x", pass: ratio("non-stream") >= 0.8 },
+    { name: "Tollgate/bare req/s, stream", value: ratio("stream"), target: ">= 0.8x", pass: ratio("stream") >= 0.8 },
+    {
+      name: "added latency p50, Tollgate - bare (ms)",
+      value: lat.tollgate.p50 - lat.bare.p50,
+      target: "<= 0.3 ms",
+      pass: lat.tollgate.p50 - lat.bare.p50 <= 0.3,
+    },
+    {
+      name: "stream TTFB p50, Tollgate - bare (ms)",
+      value: ttfb.tollgate.p50 - ttfb.bare.p50,
+      target: "<= 1 ms",
+      pass: ttfb.tollgate.p50 - ttfb.bare.p50 <= 1,
+    },
+  ];
+  const info: [string, string][] = [
+    ["added latency p50, bare - direct (ms)", (lat.bare.p50 - lat.direct.p50).toFixed(3)],
+    ["added latency p99, Tollgate - bare (ms)", (lat.tollgate.p99 - lat.bare.p99).toFixed(3)],
+    ["stream TTFB p99, Tollgate - bare (ms)", (ttfb.tollgate.p99 - ttfb.bare.p99).toFixed(3)],
+    ["stream TTFB p50, bare - direct (ms)", (ttfb.bare.p50 - ttfb.direct.p50).toFixed(3)],
+    ["peak RSS MiB (mock / bare / tollgate)", [peakRss.mock, peakRss.bare, peakRss.tollgate].map((v) => v.toFixed(1)).join(" / ")],
+  ];
+
+  const failures = [...m.warmupFailures];
+  for (const [scenario, byTarget] of Object.entries(load)) {
+    for (const t of TARGETS) {
+      const s = byTarget[t];
+      if (s.non2xx + s.errors + s.timeouts > 0) {
+        failures.push(`${scenario} ${t}: ${s.non2xx} non-2xx, ${s.errors} errors, ${s.timeouts} timeouts`);
+      }
+    }
+  }
+
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model ?? "unknown",
+    cpus: cpus().length,
+    clkTck: CLK_TCK,
+    plan: PLAN,
+    bodyBytes: { nonStream: Buffer.byteLength(BODY), stream: Buffer.byteLength(STREAM_BODY) },
+    measureElapsedS: m.elapsedS,
+  };
+  console.log(
+    `\nTollgate bench: ${meta.node}, ${meta.cpu} (${meta.cpus} cpus), ${PLAN.rounds} round(s) x ${PLAN.durationS} s at ${PLAN.connections} connections, medians of rounds; CPU in µs per request\n`,
+  );
+  printTable(load, seq);
+  console.log("");
+  printChecks(info, checks);
+  const file = writeResults(`${ROOT}bench/results`, { meta, load, sequential: seq, peakRssMiB: peakRss, checks, failures });
+  console.log(`\nresults: ${file} (and bench/results/latest.json)`);
+  if (failures.length) {
+    console.error(`\nbench: FAILED, requests did not all succeed:\n  ${failures.join("\n  ")}`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => shutdown(code),
+  (err: unknown) => {
+    console.error(`bench: ${(err as Error).message}`);
+    return shutdown(1);
+  },
+);

@@ -1,0 +1,60 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Writable } from "node:stream";
+import { serve } from "@hono/node-server";
+import { createGateway, type Gateway } from "../../src/app.js";
+import { parseConfig } from "../../src/config/load.js";
+import { createLogger } from "../../src/log.js";
+
+export interface TestGateway {
+  gateway: Gateway;
+  /** http://127.0.0.1:<port> */
+  origin: string;
+  /** What an OpenAI SDK takes as baseURL. */
+  baseURL: string;
+  /** Every log line the gateway wrote, parsed. */
+  logs: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+/** Starts a gateway in this process on a free port, from YAML text, logging into memory. */
+export async function startGateway(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split("\n")) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const loaded = parseConfig(yaml, "routes.yaml", { env });
+  const gateway = createGateway(loaded, { logger: createLogger("info", sink) });
+  const server = await new Promise<Server>((resolve) => {
+    const s = serve({ fetch: gateway.app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s as Server)) as Server;
+  });
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    gateway,
+    origin,
+    baseURL: `${origin}/v1`,
+    logs,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await gateway.close();
+    },
+  };
+}
+
+/** Polls until `check` passes or the time is up (for effects that land after the response, like log lines). */
+export async function eventually(check: () => void, timeoutMs = 3000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      check();
+      return;
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
