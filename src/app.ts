@@ -6,13 +6,11 @@ import { buildPipeline } from "./pipeline/index.js";
 import { createProviderClient } from "./providers/registry.js";
 import type { ProviderClient } from "./providers/types.js";
 import { buildRoutingTable } from "./routing/table.js";
-import { InFlight } from "./server/observe.js";
 import { createHttpApp } from "./server/routes.js";
 
 export interface Gateway {
   readonly app: Hono;
   readonly logger: Logger;
-  readonly inFlight: InFlight;
   /** Closes upstream pools; call after the HTTP server stopped taking requests. */
   close(): Promise<void>;
 }
@@ -37,13 +35,11 @@ export function createGateway(loaded: LoadedConfig, options: GatewayOptions = {}
   const table = buildRoutingTable(config, clients);
   const pipeline = buildPipeline({ table });
   const metrics = createMetrics();
-  const inFlight = new InFlight();
-  const app = createHttpApp({ config, pipeline, table, metrics, logger, inFlight, readiness: [] });
+  const app = createHttpApp({ config, pipeline, table, metrics, logger, readiness: [] });
 
   return {
     app,
     logger,
-    inFlight,
     async close() {
       await Promise.allSettled([...clients.values()].map((c) => c.close()));
     },

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { serve } from "@hono/node-server";
 import { createGateway } from "./app.js";
 import { ConfigError, loadConfig } from "./config/load.js";
+import { trackResponses } from "./server/drain.js";
 
 const HELP = `tollgate: an OpenAI-compatible LLM gateway
 
@@ -83,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // Streams can be long; let node time them out only when truly idle.
   http.requestTimeout = 0;
+  const inFlight = trackResponses(http);
   http.keepAliveTimeout = 65_000;
   const address = http.address();
   const boundPort = typeof address === "object" && address ? address.port : port;
@@ -95,11 +97,11 @@ async function main(argv: string[]): Promise<number> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal, in_flight: gateway.inFlight.size }, "shutting down: draining in-flight requests");
+    logger.info({ signal, in_flight: inFlight.size }, "shutting down: draining in-flight requests");
     http.close();
     http.closeIdleConnections();
-    const drained = await gateway.inFlight.drained(server.shutdown_grace_ms);
-    if (!drained) logger.warn({ in_flight: gateway.inFlight.size }, "grace period over: closing remaining connections");
+    const drained = await inFlight.drained(server.shutdown_grace_ms);
+    if (!drained) logger.warn({ in_flight: inFlight.size }, "grace period over: closing remaining connections");
     http.closeAllConnections();
     await gateway.close();
     logger.info("stopped");

@@ -95,7 +95,7 @@ export const AliasSchema = z
 
 export const ConfigSchema = z
   .object({
-    server: ServerSchema.prefault({}),
+    server: ServerSchema.prefault({}).describe("Listener, limits, timeouts and logging."),
     providers: z.record(z.string().min(1), ProviderSchema).describe("Upstreams by name."),
     models: z
       .record(z.string().min(1), AliasSchema)

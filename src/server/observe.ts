@@ -2,41 +2,9 @@ import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/index.js";
 import type { RequestContext } from "../pipeline/context.js";
 
-/** Counts requests not yet finished (streams included), so shutdown can wait for them. */
-export class InFlight {
-  private count = 0;
-  private waiters: (() => void)[] = [];
-
-  get size(): number {
-    return this.count;
-  }
-
-  add(): void {
-    this.count++;
-  }
-
-  remove(): void {
-    this.count--;
-    if (this.count === 0) for (const wake of this.waiters.splice(0)) wake();
-  }
-
-  /** Resolves true when nothing is in flight, false if the timeout came first. */
-  drained(timeoutMs: number): Promise<boolean> {
-    if (this.count === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      this.waiters.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
-  }
-}
-
 /** Metrics and the one log line per request, written when the request is really over. */
-export function observeRequest(metrics: Metrics, logger: Logger, inFlight: InFlight) {
+export function observeRequest(metrics: Metrics, logger: Logger) {
   const record = (ctx: RequestContext) => {
-    inFlight.remove();
     metrics.inFlight.dec();
     const alias = ctx.route?.alias ?? "unknown"; // unknown aliases must not grow label cardinality
     const deployment = ctx.deployment?.id ?? "none";
@@ -74,7 +42,6 @@ export function observeRequest(metrics: Metrics, logger: Logger, inFlight: InFli
   };
   return {
     start(ctx: RequestContext) {
-      inFlight.add();
       metrics.inFlight.inc();
       ctx.whenDone(record);
     },

@@ -11,7 +11,7 @@ import { modelNotFound } from "../pipeline/stages/route.js";
 import { CLIENT_CLOSED } from "../providers/http.js";
 import type { RoutingTable } from "../routing/table.js";
 import { errorResponse, jsonResponse, parseBody, readBodyText, requestIdOf } from "./http.js";
-import { type InFlight, observeRequest } from "./observe.js";
+import { observeRequest } from "./observe.js";
 
 export interface ReadinessCheck {
   name: string;
@@ -24,7 +24,6 @@ export interface ServerDeps {
   table: RoutingTable;
   metrics: Metrics;
   logger: Logger;
-  inFlight: InFlight;
   readiness: readonly ReadinessCheck[];
 }
 
@@ -35,10 +34,10 @@ const SSE_HEADERS = {
 };
 
 export function createHttpApp(deps: ServerDeps): Hono {
-  const { config, pipeline, table, metrics, logger, inFlight } = deps;
+  const { config, pipeline, table, metrics, logger } = deps;
   const bodyLimit = config.server.body_limit;
   const modelList = JSON.stringify({ object: "list", data: [...table.values()].map(modelObject) });
-  const observe = observeRequest(metrics, logger, inFlight);
+  const observe = observeRequest(metrics, logger);
 
   async function handleModelCall<S extends z.ZodType>(c: Context, endpoint: Endpoint, schema: S): Promise<Response> {
     const ctx = new RequestContext(requestIdOf(c), endpoint, performance.now());

@@ -1,4 +1,4 @@
-import OpenAI from "openai";
+import OpenAI, { type APIError, type RateLimitError } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, startGateway, type TestGateway } from "../helpers/gateway.js";
 import { closedPort, testRoutes, UPSTREAM_KEY } from "../helpers/routes.js";
@@ -212,7 +212,7 @@ describe("POST /v1/chat/completions, streaming", () => {
     })();
     expect(contents.length).toBeGreaterThan(0);
     expect(failure).toBeInstanceOf(OpenAI.APIError);
-    expect((failure as OpenAI.APIError).message).toMatch(/Upstream provider 'upstream'/);
+    expect((failure as APIError).message).toMatch(/Upstream provider 'upstream'/);
   });
 });
 
@@ -281,7 +281,7 @@ describe("errors", () => {
   it("keeps an upstream 429's status, message and retry-after", async () => {
     const err = await create("rate-limited").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
-    const e = err as OpenAI.RateLimitError;
+    const e = err as RateLimitError;
     expect(e.message).toContain("Rate limit reached for requests");
     expect(e.code).toBe("rate_limit_exceeded");
     expect(e.headers?.get("retry-after")).toBe("7");
@@ -290,7 +290,7 @@ describe("errors", () => {
   it("keeps an upstream 500 and an upstream 400 with its param", async () => {
     const e500 = await create("broken").catch((e: unknown) => e);
     expect(e500).toBeInstanceOf(OpenAI.InternalServerError);
-    expect((e500 as OpenAI.APIError).message).toContain("The server had an error");
+    expect((e500 as APIError).message).toContain("The server had an error");
     const e400 = await create("picky").catch((e: unknown) => e);
     expect(e400).toMatchObject({ status: 400, param: "temperature", message: "400 Invalid 'temperature'" });
   });
