@@ -66,15 +66,16 @@ export function createHttpApp(deps: ServerDeps): Hono {
   app.post("/v1/chat/completions", (c) => handleModelCall(c, "chat", ChatCompletionRequestSchema));
   app.post("/v1/embeddings", (c) => handleModelCall(c, "embeddings", EmbeddingsRequestSchema));
 
-  app.get("/v1/models", () => jsonResponse(200, modelList, {}));
+  app.get("/v1/models", (c) => jsonResponse(200, modelList, { "x-request-id": requestIdOf(c) }));
   app.get("/v1/models/:id{.+}", (c) => {
+    const requestId = requestIdOf(c);
     const route = table.get(c.req.param("id"));
-    if (route === undefined) return errorResponse(modelNotFound(c.req.param("id")), requestIdOf(c));
-    return jsonResponse(200, JSON.stringify(modelObject(route)), {});
+    if (route === undefined) return errorResponse(modelNotFound(c.req.param("id")), requestId);
+    return jsonResponse(200, JSON.stringify(modelObject(route)), { "x-request-id": requestId });
   });
 
-  app.get("/health", () => jsonResponse(200, '{"status":"ok"}', {}));
-  app.get("/ready", async () => {
+  app.get("/health", (c) => jsonResponse(200, '{"status":"ok"}', { "x-request-id": requestIdOf(c) }));
+  app.get("/ready", async (c) => {
     const checks: Record<string, string> = { config: "ok" };
     let ready = true;
     for (const probe of deps.readiness) {
@@ -86,11 +87,13 @@ export function createHttpApp(deps: ServerDeps): Hono {
         checks[probe.name] = (err as Error).message;
       }
     }
-    return jsonResponse(ready ? 200 : 503, JSON.stringify({ status: ready ? "ready" : "not_ready", checks }), {});
+    const body = JSON.stringify({ status: ready ? "ready" : "not_ready", checks });
+    return jsonResponse(ready ? 200 : 503, body, { "x-request-id": requestIdOf(c) });
   });
-  app.get("/metrics", async () => {
+  app.get("/metrics", async (c) => {
     const text = await metrics.registry.metrics();
-    return new Response(text, { status: 200, headers: { "content-type": metrics.registry.contentType } });
+    const headers = { "content-type": metrics.registry.contentType, "x-request-id": requestIdOf(c) };
+    return new Response(text, { status: 200, headers });
   });
 
   app.notFound((c) =>
@@ -104,7 +107,7 @@ export function createHttpApp(deps: ServerDeps): Hono {
           code: "unknown_url",
         },
       }),
-      {},
+      { "x-request-id": requestIdOf(c) },
     ),
   );
   app.onError((err, c) => {

@@ -83,6 +83,15 @@ describe("operational endpoints", () => {
     expect(text).toContain("process_cpu_user_seconds_total");
   });
 
+  it("puts an x-request-id on every response", async () => {
+    for (const path of ["/health", "/ready", "/metrics", "/v1/models", "/v1/models/chat", "/v1/models/nope", "/nope"]) {
+      const res = await fetch(`${gw.origin}${path}`, { headers: { "x-request-id": "rid-42" } });
+      expect([path, res.headers.get("x-request-id")]).toEqual([path, "rid-42"]);
+    }
+    const generated = await fetch(`${gw.origin}/health`, { headers: { "x-request-id": "bad id with spaces" } });
+    expect(generated.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it("answers an unknown URL with an OpenAI-shaped 404", async () => {
     const res = await fetch(`${gw.baseURL}/completions/legacy`, { method: "POST", body: "{}" });
     expect(res.status).toBe(404);
