@@ -4,8 +4,18 @@ import { execFileSync } from "node:child_process";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Client } from "undici";
-import { BODY, loadRun, PATH, STREAM_BODY, sequential, type LoadRun, type Target } from "./lib/measure.js";
-import { CLK_TCK, freePort, killAll, killAllNow, peakRssMiB, type Proc, readPort, spawnNode, waitReady } from "./lib/procs.js";
+import { BODY, type LoadRun, loadRun, PATH, STREAM_BODY, sequential, type Target } from "./lib/measure.js";
+import {
+  CLK_TCK,
+  freePort,
+  killAll,
+  killAllNow,
+  type Proc,
+  peakRssMiB,
+  readPort,
+  spawnNode,
+  waitReady,
+} from "./lib/procs.js";
 import {
   type Check,
   type LoadSummary,
@@ -98,7 +108,12 @@ async function checkAnswers(origin: string): Promise<void> {
   const client = new Client(origin);
   try {
     const post = async (body: string) => {
-      const res = await client.request({ method: "POST", path: PATH, headers: { "content-type": "application/json" }, body });
+      const res = await client.request({
+        method: "POST",
+        path: PATH,
+        headers: { "content-type": "application/json" },
+        body,
+      });
       const text = await res.body.text();
       if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
       return text;
@@ -134,7 +149,9 @@ async function measure(targets: Target[], mock: Proc): Promise<Measured> {
       console.log(`bench: warm-up ${scenario} ${t.name} (${PLAN.warmupS} s)`);
       const r = await loadRun(t, mock, { body, connections: PLAN.connections, durationS: PLAN.warmupS });
       if (r.non2xx + r.errors + r.timeouts > 0) {
-        warmupFailures.push(`warm-up ${scenario} ${t.name}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
+        warmupFailures.push(
+          `warm-up ${scenario} ${t.name}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`,
+        );
       }
       await pause();
     }
@@ -155,9 +172,10 @@ async function measure(targets: Target[], mock: Proc): Promise<Measured> {
         await pause();
       }
     }
-    load[scenario] = Object.fromEntries(
-      TARGETS.map((name) => [name, summarizeLoad(rounds.get(name) ?? [])]),
-    ) as Record<TargetName, LoadSummary>;
+    load[scenario] = Object.fromEntries(TARGETS.map((name) => [name, summarizeLoad(rounds.get(name) ?? [])])) as Record<
+      TargetName,
+      LoadSummary
+    >;
   }
 
   const seq = {} as Measured["seq"];
@@ -187,7 +205,12 @@ function report(m: Measured, peakRss: Record<"mock" | "bare" | "tollgate", numbe
   const lat = seq["latency 1conn"];
   const ttfb = seq["ttfb 1conn"];
   const checks: Check[] = [
-    { name: "Tollgate/bare req/s, non-stream", value: ratio("non-stream"), target: ">= 0.8x", pass: ratio("non-stream") >= 0.8 },
+    {
+      name: "Tollgate/bare req/s, non-stream",
+      value: ratio("non-stream"),
+      target: ">= 0.8x",
+      pass: ratio("non-stream") >= 0.8,
+    },
     { name: "Tollgate/bare req/s, stream", value: ratio("stream"), target: ">= 0.8x", pass: ratio("stream") >= 0.8 },
     {
       name: "added latency p50, Tollgate - bare (ms)",
@@ -207,7 +230,10 @@ function report(m: Measured, peakRss: Record<"mock" | "bare" | "tollgate", numbe
     ["added latency p99, Tollgate - bare (ms)", (lat.tollgate.p99 - lat.bare.p99).toFixed(3)],
     ["stream TTFB p99, Tollgate - bare (ms)", (ttfb.tollgate.p99 - ttfb.bare.p99).toFixed(3)],
     ["stream TTFB p50, bare - direct (ms)", (ttfb.bare.p50 - ttfb.direct.p50).toFixed(3)],
-    ["peak RSS MiB (mock / bare / tollgate)", [peakRss.mock, peakRss.bare, peakRss.tollgate].map((v) => v.toFixed(1)).join(" / ")],
+    [
+      "peak RSS MiB (mock / bare / tollgate)",
+      [peakRss.mock, peakRss.bare, peakRss.tollgate].map((v) => v.toFixed(1)).join(" / "),
+    ],
   ];
 
   const failures = [...m.warmupFailures];
@@ -236,7 +262,14 @@ function report(m: Measured, peakRss: Record<"mock" | "bare" | "tollgate", numbe
   printTable(load, seq);
   console.log("");
   printChecks(info, checks);
-  const file = writeResults(`${ROOT}bench/results`, { meta, load, sequential: seq, peakRssMiB: peakRss, checks, failures });
+  const file = writeResults(`${ROOT}bench/results`, {
+    meta,
+    load,
+    sequential: seq,
+    peakRssMiB: peakRss,
+    checks,
+    failures,
+  });
   console.log(`\nresults: ${file} (and bench/results/latest.json)`);
   if (failures.length) {
     console.error(`\nbench: FAILED, requests did not all succeed:\n  ${failures.join("\n  ")}`);

@@ -69,7 +69,12 @@ export async function waitReady(proc: Proc, probe: () => Promise<void>, timeoutM
       await Promise.race([probe(), died]);
       return;
     } catch (err) {
-      if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw err;
+      const { exitCode, signalCode } = proc.child;
+      if (exitCode !== null || signalCode !== null) {
+        throw new Error(
+          `${proc.name} exited (code ${exitCode}, signal ${signalCode}) before answering\n${proc.stderr()}`,
+        );
+      }
       if (Date.now() > deadline) throw new Error(`${proc.name} did not answer within ${timeoutMs} ms: ${err}`);
       await new Promise((r) => setTimeout(r, 100));
     }

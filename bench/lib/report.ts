@@ -123,7 +123,7 @@ export function printChecks(info: [string, string][], checks: Check[]): void {
   }
 }
 
-export function writeResults(dir: string, results: { meta: { date: string } }): string {
+export function writeResults<T extends { meta: { date: string } }>(dir: string, results: T): string {
   mkdirSync(dir, { recursive: true });
   const text = `${JSON.stringify(results, null, 2)}\n`;
   const file = join(dir, `${results.meta.date.replace(/:/g, "-")}.json`);
