@@ -1,6 +1,6 @@
 import type { GatewayError } from "../errors.js";
 import type { ChatCompletionRequest, EmbeddingsRequest, Usage } from "../openai/schema.js";
-import type { StreamOutcome, UpstreamObserver, UpstreamResult } from "../providers/types.js";
+import type { AbortSignalLike, StreamOutcome, UpstreamObserver, UpstreamResult } from "../providers/types.js";
 import type { AliasRoute, Deployment } from "../routing/table.js";
 
 export type Endpoint = "chat" | "embeddings";
@@ -41,8 +41,8 @@ export class RequestContext implements UpstreamObserver {
   readonly endpoint: Endpoint;
   /** performance.now() when the request arrived; all timings are relative to it. */
   readonly startedAt: number;
-  /** Client went away: aborts the upstream call. */
-  signal: AbortSignal | undefined = undefined;
+  /** Fires when the client goes away: aborts the upstream call. */
+  signal: AbortSignalLike | undefined = undefined;
 
   rawBody = "";
   chat: ChatCompletionRequest | undefined = undefined;

@@ -1,3 +1,4 @@
+import type { EventEmitter } from "node:events";
 import type { ProviderConfig, ProviderType, Timeouts } from "../config/schema.js";
 import type { GatewayError } from "../errors.js";
 import type { ChatCompletionRequest, EmbeddingsRequest, Usage } from "../openai/schema.js";
@@ -13,13 +14,16 @@ export interface UpstreamObserver {
   onStreamEnd(outcome: StreamOutcome, error?: GatewayError): void;
 }
 
+/** What undici accepts as a signal: an EventEmitter is far cheaper per request than an AbortController. */
+export type AbortSignalLike = AbortSignal | EventEmitter;
+
 interface CallBase {
   /** The body exactly as the client sent it; relayed as-is when nothing needs rewriting. */
   rawBody: string;
   upstreamModel: string;
   requestId: string;
-  /** Aborts when the client goes away. */
-  signal: AbortSignal | undefined;
+  /** Fires `abort` when the client goes away (an AbortSignal, or an EventEmitter that emits "abort"). */
+  signal: AbortSignalLike | undefined;
 }
 
 export interface ChatCall extends CallBase {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { GatewayError, toOpenAIError } from "../../src/errors.js";
 import { transportError, upstreamHttpError } from "../../src/providers/http.js";
+import { usageOf } from "../../src/providers/openai/index.js";
 
 describe("toOpenAIError", () => {
   it("maps a GatewayError to OpenAI's error JSON with its status and headers", () => {
@@ -74,5 +75,31 @@ describe("upstream errors", () => {
     expect(transportError("openai", refused)).toMatchObject({ status: 502, code: "upstream_unreachable" });
     const timeout = Object.assign(new Error("Headers Timeout Error"), { code: "UND_ERR_HEADERS_TIMEOUT" });
     expect(transportError("openai", timeout)).toMatchObject({ status: 504, code: "upstream_timeout" });
+  });
+});
+
+describe("usageOf (reading usage without parsing the whole answer)", () => {
+  it("reads the usage object, nested details included", () => {
+    const body = JSON.stringify({
+      id: "x",
+      choices: [{ message: { content: 'he said "usage": {"prompt_tokens": 999}' } }],
+      usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7, prompt_tokens_details: { cached_tokens: 1 } },
+    });
+    expect(usageOf(body)).toEqual({
+      prompt_tokens: 3,
+      completion_tokens: 4,
+      total_tokens: 7,
+      prompt_tokens_details: { cached_tokens: 1 },
+    });
+  });
+
+  it("finds usage that is not last, and answers undefined for null or no usage", () => {
+    expect(usageOf('{"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3},"model":"m"}')).toEqual({
+      prompt_tokens: 1,
+      completion_tokens: 2,
+      total_tokens: 3,
+    });
+    expect(usageOf('{"usage":null,"choices":[{"x":{}}]}')).toBeUndefined();
+    expect(usageOf('{"choices":[]}')).toBeUndefined();
   });
 });

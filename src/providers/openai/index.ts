@@ -89,9 +89,30 @@ class OpenAICompatibleClient implements ProviderClient {
   }
 }
 
-function usageOf(json: string): Usage | undefined {
+/**
+ * Reads `usage` without parsing the whole answer: OpenAI puts it last, and it holds only numbers and nested
+ * objects, so the object runs to its matching brace. Falls back to a full parse if that shortcut fails.
+ */
+export function usageOf(json: string): Usage | undefined {
+  const key = json.lastIndexOf('"usage"');
+  if (key === -1) return undefined;
+  const colon = json.indexOf(":", key + 7);
+  const open = json.indexOf("{", colon);
+  if (colon === -1 || open === -1 || json.slice(colon + 1, open).trim() !== "") return undefined; // "usage": null
+  let depth = 0;
+  for (let i = open; i < json.length; i++) {
+    const ch = json.charCodeAt(i);
+    if (ch === 0x7b) depth++;
+    else if (ch === 0x7d && --depth === 0) {
+      try {
+        return JSON.parse(json.slice(open, i + 1)) as Usage;
+      } catch {
+        break;
+      }
+    }
+  }
   try {
-    return (JSON.parse(json) as { usage?: Usage }).usage;
+    return (JSON.parse(json) as { usage?: Usage | null }).usage ?? undefined;
   } catch {
     return undefined;
   }
