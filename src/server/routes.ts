@@ -10,10 +10,11 @@ import { type Endpoint, RequestContext } from "../pipeline/context.js";
 import type { Pipeline } from "../pipeline/index.js";
 import { modelNotFound } from "../pipeline/stages/route.js";
 import { CLIENT_CLOSED } from "../providers/http.js";
-import type { AbortSignalLike } from "../providers/types.js";
+import type { AbortSignalLike, ByteStream } from "../providers/types.js";
 import type { RoutingTable } from "../routing/table.js";
 import { errorResponse, jsonResponse, parseBody, readBodyText, requestIdOf } from "./http.js";
 import { observeRequest } from "./observe.js";
+import { sendStream } from "./sse.js";
 
 export interface ReadinessCheck {
   name: string;
@@ -28,12 +29,6 @@ export interface ServerDeps {
   logger: Logger;
   readiness: readonly ReadinessCheck[];
 }
-
-const SSE_HEADERS = {
-  "content-type": "text/event-stream; charset=utf-8",
-  "cache-control": "no-cache",
-  "x-accel-buffering": "no", // proxies such as nginx must not buffer the stream
-};
 
 export function createHttpApp(deps: ServerDeps): Hono {
   const { config, pipeline, table, metrics, logger } = deps;
@@ -54,7 +49,7 @@ export function createHttpApp(deps: ServerDeps): Hono {
       } else ctx.embeddings = body as RequestContext["embeddings"];
       ctx.signal = clientGoneSignal(c);
       await pipeline.run(ctx);
-      return respond(ctx);
+      return respond(c, ctx);
     } catch (err) {
       const e = err instanceof GatewayError ? err : undefined;
       ctx.status = e ? e.status : 500;
@@ -119,7 +114,7 @@ export function createHttpApp(deps: ServerDeps): Hono {
   return app;
 }
 
-function respond(ctx: RequestContext): Response {
+function respond(c: Context, ctx: RequestContext): Response {
   const result = ctx.result as NonNullable<RequestContext["result"]>;
   ctx.status = result.status;
   const headers: Record<string, string> = {
@@ -130,8 +125,7 @@ function respond(ctx: RequestContext): Response {
   if (ctx.responseHeaders) Object.assign(headers, ctx.responseHeaders);
   if (result.stream) {
     // The stream's own end (last byte, upstream error or client abort) finishes the request.
-    Object.assign(headers, SSE_HEADERS);
-    return new Response(result.body as ReadableStream<Uint8Array>, { status: result.status, headers });
+    return sendStream(c, result.status, headers, result.body as ByteStream);
   }
   // Logging and metrics run after the response is written, not before.
   setImmediate(finishLater, ctx, "completed", undefined);

@@ -105,3 +105,17 @@ describe("operational endpoints", () => {
     });
   });
 });
+
+describe("without a node response at hand (app.request, other runtimes)", () => {
+  it("still streams, through a web ReadableStream", async () => {
+    const res = await gw.gateway.app.request("/v1/chat/completions", {
+      method: "POST",
+      body: JSON.stringify({ model: "chat", stream: true, messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    const text = await res.text();
+    expect(text.match(/^data: \{/gm)).toHaveLength(22);
+    expect(text.endsWith("data: [DONE]\n\n")).toBe(true);
+  });
+});

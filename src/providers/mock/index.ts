@@ -2,7 +2,14 @@ import { createHash } from "node:crypto";
 import type { ProviderType } from "../../config/schema.js";
 import type { ChatCompletionRequest, ChatMessage, EmbeddingsRequest, Usage } from "../../openai/schema.js";
 import { DONE_FRAME, sseDataFrame } from "../../openai/sse.js";
-import type { ChatCall, EmbeddingsCall, ProviderClient, ProviderFactory, UpstreamResult } from "../types.js";
+import type {
+  ByteStream,
+  ChatCall,
+  EmbeddingsCall,
+  ProviderClient,
+  ProviderFactory,
+  UpstreamResult,
+} from "../types.js";
 
 /**
  * An in-process provider for trying Tollgate without any key: deterministic answers in OpenAI's format.
@@ -64,20 +71,7 @@ class MockClient implements ProviderClient {
       );
     }
     frames.push(DONE_FRAME);
-    let i = 0;
-    const body = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        const frame = frames[i++];
-        if (frame) controller.enqueue(frame);
-        else {
-          controller.close();
-          observer.onStreamEnd("completed");
-        }
-      },
-      cancel() {
-        observer.onStreamEnd("client_abort");
-      },
-    });
+    const body = new FrameStream(frames, observer);
     return { status: 200, body, stream: true, headers: undefined };
   }
 
@@ -105,6 +99,36 @@ class MockClient implements ProviderClient {
   }
 
   async close(): Promise<void> {}
+}
+
+/** Replays prepared frames as a ByteStream. */
+class FrameStream implements ByteStream {
+  private next_ = 0;
+  private ended = false;
+  constructor(
+    private readonly frames: Uint8Array[],
+    private readonly observer: ChatCall["observer"],
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<Uint8Array>> {
+    const frame = this.ended ? undefined : this.frames[this.next_++];
+    if (frame !== undefined) return { value: frame, done: false };
+    if (!this.ended) {
+      this.ended = true;
+      this.observer.onStreamEnd("completed");
+    }
+    return { value: undefined, done: true };
+  }
+
+  cancel(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.observer.onStreamEnd("client_abort");
+  }
 }
 
 function replyFor(messages: ChatMessage[]): string {

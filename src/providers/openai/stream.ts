@@ -1,68 +1,79 @@
-import { createParser, type EventSourceMessage } from "eventsource-parser";
 import type { GatewayError } from "../../errors.js";
-import type { Usage } from "../../openai/schema.js";
 import { sseErrorFrame } from "../../openai/sse.js";
-import type { UpstreamObserver } from "../types.js";
+import type { ByteStream, StreamOutcome, UpstreamObserver } from "../types.js";
+import { UsageScanner } from "./usage-scan.js";
 
 type UpstreamBody = AsyncIterable<Uint8Array> & { destroy(err?: Error): unknown };
 
-const USAGE_MARK = '"usage":{';
+const DONE: IteratorReturnResult<undefined> = { value: undefined, done: true };
 
 /**
- * Relays an OpenAI-format SSE body byte for byte, as each chunk arrives. Events are parsed only to read
- * usage, never re-serialised. A failure after the first byte becomes a final `event: error` frame.
+ * Relays an OpenAI-format SSE body byte for byte, as each chunk arrives, never re-serialised; only the usage
+ * event is parsed. A failure after the first byte becomes a final `event: error` frame.
  */
 export function relayOpenAIStream(
   body: UpstreamBody,
   observer: UpstreamObserver,
   toGatewayError: (err: unknown) => GatewayError,
-): ReadableStream<Uint8Array> {
-  const chunks = body[Symbol.asyncIterator]();
-  const decoder = new TextDecoder();
-  const parser = createParser({ onEvent: (event) => readUsage(event, observer) });
-  let first = true;
-  let ended = false;
-  const end = (outcome: "completed" | "upstream_error" | "client_abort", error?: GatewayError) => {
-    if (ended) return;
-    ended = true;
-    observer.onStreamEnd(outcome, error);
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { value, done } = await chunks.next();
-        if (done) {
-          end("completed");
-          controller.close();
-          return;
-        }
-        if (first) {
-          first = false;
-          observer.onFirstByte();
-        }
-        controller.enqueue(value);
-        parser.feed(decoder.decode(value, { stream: true }));
-      } catch (err) {
-        if (ended) return;
-        const error = toGatewayError(err);
-        end("upstream_error", error);
-        controller.enqueue(sseErrorFrame(error));
-        controller.close();
-      }
-    },
-    cancel() {
-      end("client_abort");
-      body.destroy(); // closes the upstream connection: the provider stops generating (and billing)
-    },
-  });
+): ByteStream {
+  return new OpenAIRelay(body, observer, toGatewayError);
 }
 
-function readUsage(event: EventSourceMessage, observer: UpstreamObserver): void {
-  if (!event.data.includes(USAGE_MARK)) return;
-  try {
-    const usage = (JSON.parse(event.data) as { usage?: Usage | null }).usage;
-    if (usage) observer.onUsage(usage);
-  } catch {
-    // a malformed event is the client's to see; it carries no usage we can trust
+class OpenAIRelay implements ByteStream {
+  private readonly chunks: AsyncIterator<Uint8Array>;
+  private readonly usage = new UsageScanner();
+  private first = true;
+  private ended = false;
+
+  constructor(
+    private readonly body: UpstreamBody,
+    private readonly observer: UpstreamObserver,
+    private readonly toGatewayError: (err: unknown) => GatewayError,
+  ) {
+    this.chunks = body[Symbol.asyncIterator]();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<Uint8Array>> {
+    if (this.ended) return DONE;
+    try {
+      const chunk = await this.chunks.next();
+      if (chunk.done) {
+        this.end("completed");
+        return DONE;
+      }
+      if (this.first) {
+        this.first = false;
+        this.observer.onFirstByte();
+      }
+      this.usage.feed(chunk.value);
+      return chunk;
+    } catch (err) {
+      if (this.ended) return DONE; // cancelled by the client: nothing more to send
+      const error = this.toGatewayError(err);
+      this.end("upstream_error", error);
+      return { value: sseErrorFrame(error), done: false };
+    }
+  }
+
+  async return(): Promise<IteratorResult<Uint8Array>> {
+    this.cancel();
+    return DONE;
+  }
+
+  cancel(): void {
+    if (this.ended) return;
+    this.end("client_abort");
+    this.body.destroy(); // closes the upstream connection: the provider stops generating (and billing)
+  }
+
+  private end(outcome: StreamOutcome, error?: GatewayError): void {
+    this.ended = true;
+    const usage = this.usage.finish();
+    if (usage) this.observer.onUsage(usage);
+    this.observer.onStreamEnd(outcome, error);
   }
 }
