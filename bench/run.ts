@@ -1,4 +1,5 @@
-// Tollgate bench: direct-to-mock vs a bare pass-through proxy vs Tollgate, measured interleaved in one run.
+// Tollgate bench: direct-to-mock vs a bare pass-through proxy vs a bare hono app (the "hono floor") vs Tollgate,
+// measured interleaved in one run.
 // `npm run bench` (~2-3 min) or `BENCH_QUICK=1 npm run bench` (~30 s smoke run). Results go to bench/results/.
 import { execFileSync } from "node:child_process";
 import { cpus } from "node:os";
@@ -73,6 +74,10 @@ async function main(): Promise<number> {
     readStdout: true,
   });
   const barePort = await readPort(bare);
+  const hono = spawnNode("hono floor", ["--import", "tsx", "bench/hono-proxy.ts", "0", mockOrigin], {
+    readStdout: true,
+  });
+  const honoPort = await readPort(hono);
   const tollgatePort = await freePort();
   // stdout (one log line per request) is discarded: the bench measures the gateway, not the terminal.
   const tollgate = spawnNode(
@@ -80,10 +85,11 @@ async function main(): Promise<number> {
     ["dist/main.js", "--config", "bench/routes.bench.yaml", "--port", String(tollgatePort)],
     { env: { BENCH_UPSTREAM_PORT: String(mockPort) }, readStdout: false },
   );
-  const procs: Proc[] = [mock, bare, tollgate];
+  const procs: Proc[] = [mock, bare, hono, tollgate];
   const targets: Target[] = [
     { name: "direct", origin: mockOrigin, proxy: undefined },
     { name: "bare", origin: `http://127.0.0.1:${barePort}`, proxy: bare },
+    { name: "hono-floor", origin: `http://127.0.0.1:${honoPort}`, proxy: hono },
     { name: "tollgate", origin: `http://127.0.0.1:${tollgatePort}`, proxy: tollgate },
   ];
   for (const t of targets) await waitReady(t.proxy ?? mock, () => checkAnswers(t.origin));
@@ -97,7 +103,12 @@ async function main(): Promise<number> {
     }
   });
   const results = await Promise.race([measure(targets, mock), crashed]);
-  const peakRss = { mock: peakRssMiB(mock.pid), bare: peakRssMiB(bare.pid), tollgate: peakRssMiB(tollgate.pid) };
+  const peakRss = {
+    mock: peakRssMiB(mock.pid),
+    bare: peakRssMiB(bare.pid),
+    "hono-floor": peakRssMiB(hono.pid),
+    tollgate: peakRssMiB(tollgate.pid),
+  };
   stopping = true;
   await killAll();
   return report(results, peakRss);
@@ -166,7 +177,7 @@ async function measure(targets: Target[], mock: Proc): Promise<Measured> {
         const t = targets[(round + k) % targets.length] as Target;
         const r = await loadRun(t, mock, { body, connections: PLAN.connections, durationS: PLAN.durationS });
         console.log(
-          `bench: ${scenario} round ${round + 1}/${PLAN.rounds} ${t.name.padEnd(8)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms`,
+          `bench: ${scenario} round ${round + 1}/${PLAN.rounds} ${t.name.padEnd(10)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms`,
         );
         rounds.get(t.name)?.push(r);
         await pause();
@@ -199,9 +210,13 @@ async function measure(targets: Target[], mock: Proc): Promise<Measured> {
   return { load, seq, warmupFailures, elapsedS: (Date.now() - started) / 1000 };
 }
 
-function report(m: Measured, peakRss: Record<"mock" | "bare" | "tollgate", number>): number {
+function report(m: Measured, peakRss: Record<"mock" | Exclude<TargetName, "direct">, number>): number {
   const { load, seq } = m;
   const ratio = (s: Scenario) => load[s].tollgate.rps / load[s].bare.rps;
+  const honoRatio = (s: Scenario) => load[s]["hono-floor"].rps / load[s].bare.rps;
+  // Proxy CPU per request, a minus b: splits Tollgate's cost into the framework's and its own.
+  const cpuDiff = (s: Scenario, a: TargetName, b: TargetName) =>
+    ((load[s][a].proxyCpuUs ?? Number.NaN) - (load[s][b].proxyCpuUs ?? Number.NaN)).toFixed(1);
   const lat = seq["latency 1conn"];
   const ttfb = seq["ttfb 1conn"];
   const checks: Check[] = [
@@ -231,9 +246,16 @@ function report(m: Measured, peakRss: Record<"mock" | "bare" | "tollgate", numbe
     ["stream TTFB p99, Tollgate - bare (ms)", (ttfb.tollgate.p99 - ttfb.bare.p99).toFixed(3)],
     ["stream TTFB p50, bare - direct (ms)", (ttfb.bare.p50 - ttfb.direct.p50).toFixed(3)],
     [
-      "peak RSS MiB (mock / bare / tollgate)",
-      [peakRss.mock, peakRss.bare, peakRss.tollgate].map((v) => v.toFixed(1)).join(" / "),
+      "peak RSS MiB (mock / bare / hono floor / tollgate)",
+      [peakRss.mock, peakRss.bare, peakRss["hono-floor"], peakRss.tollgate].map((v) => v.toFixed(1)).join(" / "),
     ],
+    // The hono floor, for information only: the checks below still compare Tollgate with the bare proxy.
+    ["hono floor/bare req/s, non-stream", honoRatio("non-stream").toFixed(3)],
+    ["hono floor/bare req/s, stream", honoRatio("stream").toFixed(3)],
+    ["CPU µs/req: hono floor - bare, non-stream", cpuDiff("non-stream", "hono-floor", "bare")],
+    ["CPU µs/req: Tollgate - hono floor, non-stream", cpuDiff("non-stream", "tollgate", "hono-floor")],
+    ["CPU µs/req: hono floor - bare, stream", cpuDiff("stream", "hono-floor", "bare")],
+    ["CPU µs/req: Tollgate - hono floor, stream", cpuDiff("stream", "tollgate", "hono-floor")],
   ];
 
   const failures = [...m.warmupFailures];

@@ -3,7 +3,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type LoadRun, median, percentile } from "./measure.js";
 
-export const TARGETS = ["direct", "bare", "tollgate"] as const;
+/** In table order: the mock itself, the bare proxy, the hono floor (hono-proxy.ts), Tollgate. */
+export const TARGETS = ["direct", "bare", "hono-floor", "tollgate"] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 export interface LoadSummary {
