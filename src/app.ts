@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Hono } from "hono";
 import type { LoadedConfig } from "./config/load.js";
 import { createLogger, type Logger } from "./log.js";
@@ -6,10 +7,15 @@ import { buildPipeline } from "./pipeline/index.js";
 import { createProviderClient } from "./providers/registry.js";
 import type { ProviderClient } from "./providers/types.js";
 import { buildRoutingTable } from "./routing/table.js";
+import { createRequestListener } from "./server/listener.js";
+import { createModelCallHandler } from "./server/model-call.js";
 import { createHttpApp } from "./server/routes.js";
 
 export interface Gateway {
+  /** Every route, for app.request() and non-node runtimes. */
   readonly app: Hono;
+  /** What a node http server runs: the model-call fast lane, then hono. */
+  readonly listener: (req: IncomingMessage, res: ServerResponse) => void;
   readonly logger: Logger;
   /** Closes upstream pools; call after the HTTP server stopped taking requests. */
   close(): Promise<void>;
@@ -35,10 +41,18 @@ export function createGateway(loaded: LoadedConfig, options: GatewayOptions = {}
   const table = buildRoutingTable(config, clients);
   const pipeline = buildPipeline({ table });
   const metrics = createMetrics();
-  const app = createHttpApp({ config, pipeline, table, metrics, logger, readiness: [] });
+  const handleModelCall = createModelCallHandler({ pipeline, bodyLimit: config.server.body_limit, metrics, logger });
+  const app = createHttpApp({
+    table,
+    metrics,
+    readiness: [],
+    handleModelCall,
+    onUnhandledError: (err, path) => logger.error({ err, path }, "unhandled error"),
+  });
 
   return {
     app,
+    listener: createRequestListener(app, handleModelCall, logger),
     logger,
     async close() {
       await Promise.allSettled([...clients.values()].map((c) => c.close()));

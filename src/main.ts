@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import { parseArgs } from "node:util";
-import { serve } from "@hono/node-server";
 import { createGateway } from "./app.js";
 import { ConfigError, loadConfig } from "./config/load.js";
 import { trackResponses } from "./server/drain.js";
@@ -72,8 +71,9 @@ async function main(argv: string[]): Promise<number> {
   const { logger } = gateway;
 
   const http = await new Promise<Server>((resolve, reject) => {
-    const s = serve({ fetch: gateway.app.fetch, port, hostname }, () => resolve(s as Server)) as Server;
+    const s = createServer(gateway.listener);
     s.once("error", reject);
+    s.listen(port, hostname, () => resolve(s));
   }).catch((err: NodeJS.ErrnoException) => {
     logger.fatal({ err: { code: err.code, message: err.message } }, `cannot listen on ${hostname}:${port}`);
     return undefined;

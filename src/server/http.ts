@@ -1,29 +1,8 @@
-import { randomUUID } from "node:crypto";
-import type { IncomingMessage } from "node:http";
-import type { Context } from "hono";
 import type { z } from "zod";
 import { formatPath } from "../config/load.js";
 import { GatewayError, invalidRequest, toOpenAIError } from "../errors.js";
 
 const JSON_TYPE = "application/json";
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
-
-/**
- * A request header. Under @hono/node-server, read from node's own header object: c.req.header() makes the
- * adapter build a full web Headers object first, a few µs per request for nothing.
- */
-export function headerOf(c: Context, name: string): string | undefined {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  if (incoming === undefined) return c.req.header(name);
-  const value = incoming.headers[name];
-  return typeof value === "string" ? value : value?.[0];
-}
-
-/** The client's x-request-id when it is a sane token, else a fresh one. */
-export function requestIdOf(c: Context): string {
-  const given = headerOf(c, "x-request-id");
-  return given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
-}
 
 export function tooLarge(limit: number): GatewayError {
   return new GatewayError(`Request body exceeds the limit of ${limit} bytes`, {
@@ -31,25 +10,6 @@ export function tooLarge(limit: number): GatewayError {
     type: "invalid_request_error",
     code: "request_too_large",
   });
-}
-
-/** Reads the body as text, refusing more than `limit` bytes, whether or not a content-length was sent. */
-export async function readBodyText(c: Context, limit: number): Promise<string> {
-  const declared = headerOf(c, "content-length");
-  if (declared !== undefined) {
-    if (Number(declared) > limit) throw tooLarge(limit);
-    return c.req.text();
-  }
-  const body = c.req.raw.body;
-  if (body === null) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.byteLength;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 /** Parses and validates a JSON body; a mistake becomes a 400 that names the field. */

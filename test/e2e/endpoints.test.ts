@@ -118,4 +118,19 @@ describe("without a node response at hand (app.request, other runtimes)", () => 
     expect(text.match(/^data: \{/gm)).toHaveLength(22);
     expect(text.endsWith("data: [DONE]\n\n")).toBe(true);
   });
+
+  it("answers JSON and the same errors", async () => {
+    const request = (body: string) => gw.gateway.app.request("/v1/chat/completions", { method: "POST", body });
+    const ok = await request(JSON.stringify({ model: "chat", messages: [{ role: "user", content: "hi" }] }));
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("x-tollgate-deployment")).toBe("upstream/gpt-4o-mini");
+    expect(((await ok.json()) as { usage: object }).usage).toEqual({
+      prompt_tokens: 11,
+      completion_tokens: 7,
+      total_tokens: 18,
+    });
+    expect((await request("{oops")).status).toBe(400);
+    const big = JSON.stringify({ model: "chat", messages: [{ role: "user", content: "x".repeat(70_000) }] });
+    expect((await request(big)).status).toBe(413);
+  });
 });

@@ -1,7 +1,6 @@
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
-import { serve } from "@hono/node-server";
 import { createGateway, type Gateway } from "../../src/app.js";
 import { parseConfig } from "../../src/config/load.js";
 import { createLogger } from "../../src/log.js";
@@ -29,7 +28,8 @@ export async function startGateway(yaml: string, env: NodeJS.ProcessEnv = {}): P
   const loaded = parseConfig(yaml, "routes.yaml", { env });
   const gateway = createGateway(loaded, { logger: createLogger("info", sink) });
   const server = await new Promise<Server>((resolve) => {
-    const s = serve({ fetch: gateway.app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s as Server)) as Server;
+    const s = createServer(gateway.listener);
+    s.listen(0, "127.0.0.1", () => resolve(s));
   });
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

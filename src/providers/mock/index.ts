@@ -3,11 +3,12 @@ import type { ProviderType } from "../../config/schema.js";
 import type { ChatCompletionRequest, ChatMessage, EmbeddingsRequest, Usage } from "../../openai/schema.js";
 import { DONE_FRAME, sseDataFrame } from "../../openai/sse.js";
 import type {
-  ByteStream,
   ChatCall,
   EmbeddingsCall,
   ProviderClient,
   ProviderFactory,
+  RelayStream,
+  StreamOutcome,
   UpstreamResult,
 } from "../types.js";
 
@@ -71,7 +72,7 @@ class MockClient implements ProviderClient {
       );
     }
     frames.push(DONE_FRAME);
-    const body = new FrameStream(frames, observer);
+    const body = new FrameRelay(frames, observer);
     return { status: 200, body, stream: true, headers: undefined };
   }
 
@@ -101,33 +102,36 @@ class MockClient implements ProviderClient {
   async close(): Promise<void> {}
 }
 
-/** Replays prepared frames as a ByteStream. */
-class FrameStream implements ByteStream {
-  private next_ = 0;
+/** Replays prepared frames. */
+class FrameRelay implements RelayStream {
   private ended = false;
   constructor(
-    private readonly frames: Uint8Array[],
+    readonly chunks: Uint8Array[],
     private readonly observer: ChatCall["observer"],
   ) {}
 
-  [Symbol.asyncIterator](): this {
-    return this;
+  onChunk(chunk: Uint8Array): Uint8Array {
+    return chunk;
   }
 
-  async next(): Promise<IteratorResult<Uint8Array>> {
-    const frame = this.ended ? undefined : this.frames[this.next_++];
-    if (frame !== undefined) return { value: frame, done: false };
-    if (!this.ended) {
-      this.ended = true;
-      this.observer.onStreamEnd("completed");
-    }
-    return { value: undefined, done: true };
+  onEnd(): undefined {
+    this.end("completed");
+    return undefined;
+  }
+
+  onError(): Uint8Array {
+    this.end("upstream_error");
+    return DONE_FRAME;
   }
 
   cancel(): void {
+    this.end("client_abort");
+  }
+
+  private end(outcome: StreamOutcome): void {
     if (this.ended) return;
     this.ended = true;
-    this.observer.onStreamEnd("client_abort");
+    this.observer.onStreamEnd(outcome);
   }
 }
 

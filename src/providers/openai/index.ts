@@ -3,7 +3,7 @@ import type { ProviderConfig, ProviderType, Timeouts } from "../../config/schema
 import type { Usage } from "../../openai/schema.js";
 import { createPool, isEventStream, keptHeaders, transportError, upstreamHttpError } from "../http.js";
 import type { ChatCall, EmbeddingsCall, ProviderClient, ProviderFactory, UpstreamResult } from "../types.js";
-import { relayOpenAIStream } from "./stream.js";
+import { OpenAIRelay } from "./stream.js";
 
 const OPENAI_BASE_URL = "https://api.openai.com/v1";
 
@@ -36,7 +36,7 @@ class OpenAICompatibleClient implements ProviderClient {
     if (call.stream && res.statusCode === 200 && isEventStream(res.headers["content-type"])) {
       return {
         status: 200,
-        body: relayOpenAIStream(res.body, call.observer, this.toError),
+        body: new OpenAIRelay(res.body, call.observer, this.toError),
         stream: true,
         headers: keptHeaders(res.headers),
       };

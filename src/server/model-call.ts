@@ -1,0 +1,73 @@
+import { GatewayError, toOpenAIError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics/index.js";
+import { ChatCompletionRequestSchema, EmbeddingsRequestSchema } from "../openai/schema.js";
+import { type Endpoint, RequestContext } from "../pipeline/context.js";
+import type { Pipeline } from "../pipeline/index.js";
+import { CLIENT_CLOSED } from "../providers/http.js";
+import type { RelayStream } from "../providers/types.js";
+import type { Exchange } from "./exchange.js";
+import { parseBody } from "./http.js";
+import { observeRequest } from "./observe.js";
+
+export interface ModelCallDeps {
+  pipeline: Pipeline;
+  bodyLimit: number;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+export type ModelCallHandler = <R>(exchange: Exchange<R>, endpoint: Endpoint) => Promise<R>;
+
+/** POST /v1/chat/completions and /v1/embeddings: body -> RequestContext -> pipeline -> answer. */
+export function createModelCallHandler(deps: ModelCallDeps): ModelCallHandler {
+  const { pipeline, bodyLimit, logger } = deps;
+  const observe = observeRequest(deps.metrics, logger);
+
+  return async function handleModelCall<R>(ex: Exchange<R>, endpoint: Endpoint): Promise<R> {
+    const ctx = new RequestContext(ex.requestId, endpoint, performance.now());
+    observe.start(ctx);
+    try {
+      ctx.rawBody = await ex.readBody(bodyLimit);
+      if (endpoint === "chat") {
+        const body = parseBody(ctx.rawBody, ChatCompletionRequestSchema);
+        ctx.chat = body;
+        ctx.alias = body.model;
+        ctx.stream = body.stream === true;
+      } else {
+        const body = parseBody(ctx.rawBody, EmbeddingsRequestSchema);
+        ctx.embeddings = body;
+        ctx.alias = body.model;
+      }
+      ctx.signal = ex.clientGone();
+      await pipeline.run(ctx);
+      return respond(ex, ctx);
+    } catch (err) {
+      const known = err instanceof GatewayError ? err : undefined;
+      ctx.status = known ? known.status : 500;
+      if (!known) logger.error({ request_id: ctx.requestId, err }, "unexpected error");
+      setImmediate(finishLater, ctx, ctx.status === CLIENT_CLOSED ? "client_abort" : "error", known);
+      const { status, body, headers } = toOpenAIError(err);
+      return ex.sendJson(status, JSON.stringify(body), { ...headers });
+    }
+  };
+}
+
+function respond<R>(ex: Exchange<R>, ctx: RequestContext): R {
+  const result = ctx.result as NonNullable<RequestContext["result"]>;
+  ctx.status = result.status;
+  const headers: Record<string, string> = {
+    "x-tollgate-deployment": (ctx.deployment as NonNullable<RequestContext["deployment"]>).id,
+  };
+  if (result.headers) Object.assign(headers, result.headers);
+  if (ctx.responseHeaders) Object.assign(headers, ctx.responseHeaders);
+  // A stream's own end (last byte, upstream error or client abort) finishes the request.
+  if (result.stream) return ex.sendStream(result.status, headers, result.body as RelayStream);
+  // Logging and metrics run after the response is written, not before.
+  setImmediate(finishLater, ctx, "completed", undefined);
+  return ex.sendJson(result.status, result.body as string | Uint8Array, headers);
+}
+
+function finishLater(ctx: RequestContext, outcome: "completed" | "error" | "client_abort", error?: GatewayError) {
+  ctx.finish(outcome, error);
+}
