@@ -18,3 +18,12 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   if (!destination) setInterval(() => logger.flush(), FLUSH_EVERY_MS).unref();
   return logger;
 }
+
+/**
+ * Writes one pre-built JSON line to the logger's destination, if `info` is enabled. For the per-request line
+ * only: pino serialising its 13 fields cost ~10 µs of CPU per request under load (measured), a template ~1 µs.
+ */
+export function writeInfoLine(logger: pino.Logger, line: string): void {
+  if (!logger.isLevelEnabled("info")) return;
+  (logger as unknown as Record<symbol, { write(s: string): void }>)[pino.symbols.streamSym]?.write(line);
+}

@@ -3,6 +3,8 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 /** Every metric Tollgate exposes, defined in one place. */
 export function createMetrics() {
   const registry = new Registry();
+  // Counted in a plain field and read at scrape time: a prom-client inc/dec per request costs more than that.
+  const inFlight = { count: 0 };
   collectDefaultMetrics({ register: registry });
   const labelNames = ["endpoint", "alias", "deployment"] as const;
   return {
@@ -33,10 +35,14 @@ export function createMetrics() {
       labelNames: ["alias", "deployment", "kind"] as const,
       registers: [registry],
     }),
-    inFlight: new Gauge({
+    inFlight,
+    inFlightGauge: new Gauge({
       name: "tollgate_requests_in_flight",
       help: "Requests (streams included) not yet finished.",
       registers: [registry],
+      collect() {
+        this.set(inFlight.count);
+      },
     }),
   };
 }

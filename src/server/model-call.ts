@@ -63,9 +63,27 @@ function respond<R>(ex: Exchange<R>, ctx: RequestContext): R {
   if (ctx.responseHeaders) Object.assign(headers, ctx.responseHeaders);
   // A stream's own end (last byte, upstream error or client abort) finishes the request.
   if (result.stream) return ex.sendStream(result.status, headers, result.body as RelayStream);
-  // Logging and metrics run after the response is written, not before.
-  setImmediate(finishLater, ctx, "completed", undefined);
+  finishCompletedSoon(ctx);
   return ex.sendJson(result.status, result.body as string | Uint8Array, headers);
+}
+
+// Logging and metrics run after the response is written, not before: one setImmediate for all the requests
+// answered in the same turn of the event loop.
+const completed: RequestContext[] = [];
+
+function finishCompletedSoon(ctx: RequestContext): void {
+  if (completed.push(ctx) === 1) setImmediate(finishCompleted);
+}
+
+function finishCompleted(): void {
+  for (const ctx of completed) {
+    try {
+      ctx.finish("completed");
+    } catch {
+      // a failing finalizer must not keep the others in this batch from running
+    }
+  }
+  completed.length = 0;
 }
 
 function finishLater(ctx: RequestContext, outcome: "completed" | "error" | "client_abort", error?: GatewayError) {

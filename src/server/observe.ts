@@ -1,4 +1,4 @@
-import type { Logger } from "../log.js";
+import { type Logger, writeInfoLine } from "../log.js";
 import type { Metrics } from "../metrics/index.js";
 import type { RequestContext } from "../pipeline/context.js";
 
@@ -35,7 +35,7 @@ export function observeRequest(metrics: Metrics, logger: Logger) {
   };
 
   const record = (ctx: RequestContext) => {
-    metrics.inFlight.dec();
+    metrics.inFlight.count--;
     const alias = ctx.route?.alias ?? "unknown";
     const deployment = ctx.deployment?.id ?? "none";
     const series = seriesFor(ctx, alias, deployment);
@@ -47,32 +47,31 @@ export function observeRequest(metrics: Metrics, logger: Logger) {
       series.promptTokens.inc(usage.prompt_tokens);
       series.completionTokens.inc(usage.completion_tokens ?? 0);
     }
-    const error = ctx.error;
-    logger.info(
-      {
-        request_id: ctx.requestId,
-        endpoint: ctx.endpoint,
-        alias: ctx.alias || undefined,
-        deployment: ctx.deployment?.id,
-        stream: ctx.stream,
-        status: ctx.status,
-        outcome: ctx.outcome,
-        latency_ms: round(ctx.durationMs),
-        ttfb_ms: round(ctx.firstByteMs),
-        prompt_tokens: usage?.prompt_tokens,
-        completion_tokens: usage?.completion_tokens,
-        error_code: error ? (error.code ?? error.type) : undefined,
-        error: error && ctx.status >= 500 ? error.message : undefined,
-      },
-      "request",
-    );
+    writeInfoLine(logger, requestLine(ctx, usage));
   };
   return {
     start(ctx: RequestContext) {
-      metrics.inFlight.inc();
+      metrics.inFlight.count++;
       ctx.whenDone(record);
     },
   };
 }
 
-const round = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms * 100) / 100);
+/** The request's log line, in pino's format (level label, epoch ms, service). */
+export function requestLine(ctx: RequestContext, usage = ctx.usage): string {
+  const error = ctx.error;
+  let line = `{"level":"info","time":${Date.now()},"service":"tollgate","request_id":${JSON.stringify(ctx.requestId)},"endpoint":"${ctx.endpoint}"`;
+  if (ctx.alias) line += `,"alias":${JSON.stringify(ctx.alias)}`;
+  if (ctx.deployment) line += `,"deployment":${JSON.stringify(ctx.deployment.id)}`;
+  line += `,"stream":${ctx.stream},"status":${ctx.status},"outcome":"${ctx.outcome ?? "error"}"`;
+  if (ctx.durationMs !== undefined) line += `,"latency_ms":${round(ctx.durationMs)}`;
+  if (ctx.firstByteMs !== undefined) line += `,"ttfb_ms":${round(ctx.firstByteMs)}`;
+  if (usage) line += `,"prompt_tokens":${usage.prompt_tokens},"completion_tokens":${usage.completion_tokens ?? 0}`;
+  if (error) {
+    line += `,"error_code":${JSON.stringify(error.code ?? error.type)}`;
+    if (ctx.status >= 500) line += `,"error":${JSON.stringify(error.message)}`;
+  }
+  return `${line},"msg":"request"}\n`;
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;

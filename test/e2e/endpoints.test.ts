@@ -81,6 +81,7 @@ describe("operational endpoints", () => {
     expect(text).toContain("tollgate_time_to_first_byte_seconds_bucket");
     expect(text).toContain('tollgate_tokens_total{alias="chat",deployment="upstream/gpt-4o-mini",kind="prompt"}');
     expect(text).toContain("process_cpu_user_seconds_total");
+    expect(text).toMatch(/^tollgate_requests_in_flight 0$/m);
   });
 
   it("puts an x-request-id on every response", async () => {

@@ -85,7 +85,7 @@ describe("usageOf (reading usage without parsing the whole answer)", () => {
       choices: [{ message: { content: 'he said "usage": {"prompt_tokens": 999}' } }],
       usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7, prompt_tokens_details: { cached_tokens: 1 } },
     });
-    expect(usageOf(body)).toEqual({
+    expect(usageOf(Buffer.from(body))).toEqual({
       prompt_tokens: 3,
       completion_tokens: 4,
       total_tokens: 7,
@@ -94,12 +94,13 @@ describe("usageOf (reading usage without parsing the whole answer)", () => {
   });
 
   it("finds usage that is not last, and answers undefined for null or no usage", () => {
-    expect(usageOf('{"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3},"model":"m"}')).toEqual({
+    const usage = (json: string) => usageOf(Buffer.from(json));
+    expect(usage('{"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3},"model":"m"}')).toEqual({
       prompt_tokens: 1,
       completion_tokens: 2,
       total_tokens: 3,
     });
-    expect(usageOf('{"usage":null,"choices":[{"x":{}}]}')).toBeUndefined();
-    expect(usageOf('{"choices":[]}')).toBeUndefined();
+    expect(usage('{"usage":null,"choices":[{"x":{}}]}')).toBeUndefined();
+    expect(usage('{"choices":[]}')).toBeUndefined();
   });
 });

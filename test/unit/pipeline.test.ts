@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { GatewayError } from "../../src/errors.js";
 import { compose, type NamedStage } from "../../src/pipeline/compose.js";
 import { RequestContext } from "../../src/pipeline/context.js";
 import { weightedPicker } from "../../src/routing/weighted.js";
+import { requestLine } from "../../src/server/observe.js";
 
 const ctx = () => new RequestContext("req-1", "chat", performance.now());
 
@@ -80,5 +82,34 @@ describe("weightedPicker", () => {
 
   it("is undefined when nothing has weight", () => {
     expect(weightedPicker(["a"], () => 0)).toBeUndefined();
+  });
+});
+
+describe("the request log line", () => {
+  it("is one valid JSON line in pino's shape, with odd aliases escaped", () => {
+    const c = ctx();
+    c.alias = 'we"ird\n\u2028alias';
+    c.status = 404;
+    c.finish(
+      "error",
+      new GatewayError("nope", { status: 404, type: "invalid_request_error", code: "model_not_found" }),
+    );
+    const line = requestLine(c);
+    expect(line.endsWith("}\n")).toBe(true);
+    expect(line.split("\n")).toHaveLength(2);
+    expect(JSON.parse(line)).toEqual({
+      level: "info",
+      time: expect.any(Number),
+      service: "tollgate",
+      request_id: "req-1",
+      endpoint: "chat",
+      alias: 'we"ird\n\u2028alias',
+      stream: false,
+      status: 404,
+      outcome: "error",
+      latency_ms: expect.any(Number),
+      error_code: "model_not_found",
+      msg: "request",
+    });
   });
 });

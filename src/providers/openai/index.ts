@@ -73,46 +73,55 @@ class OpenAICompatibleClient implements ProviderClient {
     }
   }
 
+  /** The answer as bytes, relayed as they came: no decode to a string and encode back. */
   private async readJson(res: Dispatcher.ResponseData, call: ChatCall | EmbeddingsCall): Promise<UpstreamResult> {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await res.body.text();
+      bytes = await readAll(res.body);
     } catch (err) {
       throw this.toError(err);
     }
     if (res.statusCode < 200 || res.statusCode >= 300) {
-      throw upstreamHttpError(this.name, res.statusCode, text, res.headers);
+      throw upstreamHttpError(this.name, res.statusCode, bytes.toString(), res.headers);
     }
-    const usage = usageOf(text);
+    const usage = usageOf(bytes);
     if (usage) call.observer.onUsage(usage);
-    return { status: res.statusCode, body: text, stream: false, headers: keptHeaders(res.headers) };
+    return { status: res.statusCode, body: bytes, stream: false, headers: keptHeaders(res.headers) };
   }
 }
+
+async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+}
+
+const USAGE_KEY = Buffer.from('"usage"');
 
 /**
  * Reads `usage` without parsing the whole answer: OpenAI puts it last, and it holds only numbers and nested
  * objects, so the object runs to its matching brace. Falls back to a full parse if that shortcut fails.
  */
-export function usageOf(json: string): Usage | undefined {
-  const key = json.lastIndexOf('"usage"');
+export function usageOf(json: Buffer): Usage | undefined {
+  const key = json.lastIndexOf(USAGE_KEY);
   if (key === -1) return undefined;
-  const colon = json.indexOf(":", key + 7);
-  const open = json.indexOf("{", colon);
-  if (colon === -1 || open === -1 || json.slice(colon + 1, open).trim() !== "") return undefined; // "usage": null
+  const colon = json.indexOf(0x3a, key + USAGE_KEY.length);
+  const open = json.indexOf(0x7b, colon);
+  if (colon === -1 || open === -1 || json.toString("latin1", colon + 1, open).trim() !== "") return undefined; // "usage": null
   let depth = 0;
   for (let i = open; i < json.length; i++) {
-    const ch = json.charCodeAt(i);
-    if (ch === 0x7b) depth++;
-    else if (ch === 0x7d && --depth === 0) {
+    const byte = json[i];
+    if (byte === 0x7b) depth++;
+    else if (byte === 0x7d && --depth === 0) {
       try {
-        return JSON.parse(json.slice(open, i + 1)) as Usage;
+        return JSON.parse(json.toString("utf8", open, i + 1)) as Usage;
       } catch {
         break;
       }
     }
   }
   try {
-    return (JSON.parse(json) as { usage?: Usage | null }).usage ?? undefined;
+    return (JSON.parse(json.toString()) as { usage?: Usage | null }).usage ?? undefined;
   } catch {
     return undefined;
   }
