@@ -5,15 +5,25 @@ export function createMetrics() {
   const registry = new Registry();
   // Counted in a plain field and read at scrape time: a prom-client inc/dec per request costs more than that.
   const inFlight = { count: 0 };
+  // Per-request counters are summed in plain fields and handed to prom-client when scraped.
+  const beforeScrape: (() => void)[] = [];
+  const collect = () => {
+    for (const flush of beforeScrape) flush();
+  };
   collectDefaultMetrics({ register: registry });
   const labelNames = ["endpoint", "alias", "deployment"] as const;
   return {
     registry,
+    /** Registers work to run before every scrape (flushing counts kept outside prom-client). */
+    onScrape(flush: () => void) {
+      beforeScrape.push(flush);
+    },
     requests: new Counter({
       name: "tollgate_requests_total",
       help: "Requests answered, by status and outcome.",
       labelNames: [...labelNames, "status", "outcome"] as const,
       registers: [registry],
+      collect,
     }),
     duration: new Histogram({
       name: "tollgate_request_duration_seconds",
@@ -34,6 +44,7 @@ export function createMetrics() {
       help: "Tokens reported by upstreams.",
       labelNames: ["alias", "deployment", "kind"] as const,
       registers: [registry],
+      collect,
     }),
     inFlight,
     inFlightGauge: new Gauge({

@@ -70,6 +70,8 @@ export class RequestContext implements UpstreamObserver {
   firstByteMs: number | undefined = undefined;
   durationMs: number | undefined = undefined;
 
+  // Most requests have one finalizer: kept in a field, the array only for the rest.
+  private finalizer: Finalizer | undefined = undefined;
   private finalizers: Finalizer[] | undefined = undefined;
 
   constructor(requestId: string, endpoint: Endpoint, startedAt: number) {
@@ -89,7 +91,8 @@ export class RequestContext implements UpstreamObserver {
 
   /** Runs once when the request is really over: after the last byte of a stream, or with the response otherwise. */
   whenDone(finalizer: Finalizer): void {
-    if (this.finalizers === undefined) this.finalizers = [finalizer];
+    if (this.finalizer === undefined) this.finalizer = finalizer;
+    else if (this.finalizers === undefined) this.finalizers = [finalizer];
     else this.finalizers.push(finalizer);
   }
 
@@ -104,8 +107,8 @@ export class RequestContext implements UpstreamObserver {
     if (error) this.error = error;
     this.durationMs = performance.now() - this.startedAt;
     const finalizers = this.finalizers;
-    if (!finalizers) return;
-    for (let i = finalizers.length - 1; i >= 0; i--) (finalizers[i] as Finalizer)(this);
+    if (finalizers) for (let i = finalizers.length - 1; i >= 0; i--) (finalizers[i] as Finalizer)(this);
+    this.finalizer?.(this);
   }
 
   onFirstByte(): void {

@@ -3,11 +3,13 @@ import type { Metrics } from "../metrics/index.js";
 import type { RequestContext } from "../pipeline/context.js";
 
 interface Series {
-  requests: { inc(): void };
+  requests: { inc(value: number): void };
   duration: { observe(value: number): void };
   firstByte: { observe(value: number): void };
   promptTokens: { inc(value: number): void };
   completionTokens: { inc(value: number): void };
+  /** Counted here and flushed to prom-client at scrape time. */
+  pending: { requests: number; prompt: number; completion: number };
 }
 
 /** Metrics and the one log line per request, written when the request is really over. */
@@ -28,24 +30,34 @@ export function observeRequest(metrics: Metrics, logger: Logger) {
         firstByte: metrics.firstByte.labels({ ...labels, stream: String(ctx.stream) }),
         promptTokens: metrics.tokens.labels({ alias, deployment, kind: "prompt" }),
         completionTokens: metrics.tokens.labels({ alias, deployment, kind: "completion" }),
+        pending: { requests: 0, prompt: 0, completion: 0 },
       };
       cache.set(key, series);
     }
     return series;
   };
+  metrics.onScrape(() => {
+    for (const { pending, requests, promptTokens, completionTokens } of cache.values()) {
+      if (pending.requests) requests.inc(pending.requests);
+      if (pending.prompt) promptTokens.inc(pending.prompt);
+      if (pending.completion) completionTokens.inc(pending.completion);
+      pending.requests = pending.prompt = pending.completion = 0;
+    }
+  });
 
   const record = (ctx: RequestContext) => {
     metrics.inFlight.count--;
     const alias = ctx.route?.alias ?? "unknown";
     const deployment = ctx.deployment?.id ?? "none";
     const series = seriesFor(ctx, alias, deployment);
-    series.requests.inc();
+    const pending = series.pending;
+    pending.requests++;
     series.duration.observe((ctx.durationMs ?? 0) / 1000);
     if (ctx.firstByteMs !== undefined) series.firstByte.observe(ctx.firstByteMs / 1000);
     const usage = ctx.usage;
     if (usage) {
-      series.promptTokens.inc(usage.prompt_tokens);
-      series.completionTokens.inc(usage.completion_tokens ?? 0);
+      pending.prompt += usage.prompt_tokens;
+      pending.completion += usage.completion_tokens ?? 0;
     }
     writeInfoLine(logger, requestLine(ctx, usage));
   };
