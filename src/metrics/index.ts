@@ -34,7 +34,7 @@ export function createMetrics() {
     }),
     firstByte: new Histogram({
       name: "tollgate_time_to_first_byte_seconds",
-      help: "From request received to the upstream's first byte (first token for streams).",
+      help: "Streams: from request received to the upstream's first chunk (first token).",
       labelNames: [...labelNames, "stream"] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],

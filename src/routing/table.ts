@@ -5,6 +5,8 @@ import { type WeightedPicker, weightedPicker } from "./weighted.js";
 export interface Deployment {
   /** `provider/model`, stable across restarts: the label in logs, metrics and headers. */
   readonly id: string;
+  /** `id` as a JSON string, escaped once for the log line. */
+  readonly idJson: string;
   readonly providerName: string;
   readonly provider: ProviderClient;
   readonly upstreamModel: string;
@@ -14,6 +16,8 @@ export interface Deployment {
 
 export interface AliasRoute {
   readonly alias: string;
+  /** `alias` as a JSON string, escaped once for the log line. */
+  readonly aliasJson: string;
   readonly deployments: readonly Deployment[];
   /** Weighted choice among deployments whose provider can serve now. */
   readonly picker: WeightedPicker<Deployment> | undefined;
@@ -29,8 +33,10 @@ export function buildRoutingTable(config: Config, clients: ReadonlyMap<string, P
   for (const [alias, def] of Object.entries(config.models)) {
     const deployments = def.deployments.map((d): Deployment => {
       const provider = clients.get(d.provider) as ProviderClient; // the schema checked it exists
+      const id = `${d.provider}/${d.model}`;
       return {
-        id: `${d.provider}/${d.model}`,
+        id,
+        idJson: JSON.stringify(id),
         providerName: d.provider,
         provider,
         upstreamModel: d.model,
@@ -39,7 +45,8 @@ export function buildRoutingTable(config: Config, clients: ReadonlyMap<string, P
       };
     });
     const usable = deployments.filter((d) => d.provider.unavailable === undefined && d.weight > 0);
-    table.set(alias, { alias, deployments, picker: weightedPicker(usable, (d) => d.weight), created });
+    const picker = weightedPicker(usable, (d) => d.weight);
+    table.set(alias, { alias, aliasJson: JSON.stringify(alias), deployments, picker, created });
   }
   return table;
 }

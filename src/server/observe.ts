@@ -53,7 +53,7 @@ export function observeRequest(metrics: Metrics, logger: Logger) {
     const pending = series.pending;
     pending.requests++;
     series.duration.observe((ctx.durationMs ?? 0) / 1000);
-    if (ctx.firstByteMs !== undefined) series.firstByte.observe(ctx.firstByteMs / 1000);
+    if (ctx.stream && ctx.firstByteMs !== undefined) series.firstByte.observe(ctx.firstByteMs / 1000);
     const usage = ctx.usage;
     if (usage) {
       pending.prompt += usage.prompt_tokens;
@@ -72,9 +72,12 @@ export function observeRequest(metrics: Metrics, logger: Logger) {
 /** The request's log line, in pino's format (level label, epoch ms, service). */
 export function requestLine(ctx: RequestContext, usage = ctx.usage): string {
   const error = ctx.error;
-  let line = `{"level":"info","time":${Date.now()},"service":"tollgate","request_id":${JSON.stringify(ctx.requestId)},"endpoint":"${ctx.endpoint}"`;
-  if (ctx.alias) line += `,"alias":${JSON.stringify(ctx.alias)}`;
-  if (ctx.deployment) line += `,"deployment":${JSON.stringify(ctx.deployment.id)}`;
+  // Request ids are checked tokens or UUIDs and configured names need no escaping: only the client's own
+  // model string, when it named no alias, goes through JSON.stringify.
+  let line = `{"level":"info","time":${Date.now()},"service":"tollgate","request_id":"${ctx.requestId}","endpoint":"${ctx.endpoint}"`;
+  if (ctx.route) line += `,"alias":${ctx.route.aliasJson}`;
+  else if (ctx.alias) line += `,"alias":${JSON.stringify(ctx.alias)}`;
+  if (ctx.deployment) line += `,"deployment":${ctx.deployment.idJson}`;
   line += `,"stream":${ctx.stream},"status":${ctx.status},"outcome":"${ctx.outcome ?? "error"}"`;
   if (ctx.durationMs !== undefined) line += `,"latency_ms":${round(ctx.durationMs)}`;
   if (ctx.firstByteMs !== undefined) line += `,"ttfb_ms":${round(ctx.firstByteMs)}`;

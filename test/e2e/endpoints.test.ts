@@ -71,6 +71,12 @@ describe("operational endpoints", () => {
 
   it("GET /metrics serves Prometheus text with the request counters", async () => {
     await client.chat.completions.create({ model: "chat", messages: [{ role: "user", content: "hi" }] });
+    const stream = await client.chat.completions.create({
+      model: "chat",
+      stream: true,
+      messages: [{ role: "user", content: "hi" }],
+    });
+    for await (const _chunk of stream);
     const res = await fetch(`${gw.origin}/metrics`);
     expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
     const text = await res.text();
@@ -78,7 +84,9 @@ describe("operational endpoints", () => {
       /tollgate_requests_total\{endpoint="chat",alias="chat",deployment="upstream\/gpt-4o-mini",status="200",outcome="completed"\} \d+/,
     );
     expect(text).toContain("tollgate_request_duration_seconds_bucket");
-    expect(text).toContain("tollgate_time_to_first_byte_seconds_bucket");
+    expect(text).toContain(
+      'tollgate_time_to_first_byte_seconds_count{endpoint="chat",alias="chat",deployment="upstream/gpt-4o-mini",stream="true"} 1',
+    );
     expect(text).toContain('tollgate_tokens_total{alias="chat",deployment="upstream/gpt-4o-mini",kind="prompt"}');
     expect(text).toContain("process_cpu_user_seconds_total");
     expect(text).toMatch(/^tollgate_requests_in_flight 0$/m);
