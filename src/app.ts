@@ -17,6 +17,8 @@ export interface Gateway {
   /** What a node http server runs: the model-call fast lane, then hono. */
   readonly listener: (req: IncomingMessage, res: ServerResponse) => void;
   readonly logger: Logger;
+  /** Requests (streams included) not yet finished. */
+  inFlight(): number;
   /** Closes upstream pools; call after the HTTP server stopped taking requests. */
   close(): Promise<void>;
 }
@@ -53,6 +55,7 @@ export function createGateway(loaded: LoadedConfig, options: GatewayOptions = {}
   return {
     app,
     listener: createRequestListener(app, handleModelCall, logger),
+    inFlight: () => metrics.inFlight.count,
     logger,
     async close() {
       await Promise.allSettled([...clients.values()].map((c) => c.close()));

@@ -4,7 +4,6 @@ import { createServer, type Server } from "node:http";
 import { parseArgs } from "node:util";
 import { createGateway } from "./app.js";
 import { ConfigError, loadConfig } from "./config/load.js";
-import { trackResponses } from "./server/drain.js";
 
 const HELP = `tollgate: an OpenAI-compatible LLM gateway
 
@@ -84,7 +83,6 @@ async function main(argv: string[]): Promise<number> {
   }
   // Streams can be long; let node time them out only when truly idle.
   http.requestTimeout = 0;
-  const inFlight = trackResponses(http);
   http.keepAliveTimeout = 65_000;
   const address = http.address();
   const boundPort = typeof address === "object" && address ? address.port : port;
@@ -97,12 +95,9 @@ async function main(argv: string[]): Promise<number> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal, in_flight: inFlight.size }, "shutting down: draining in-flight requests");
-    http.close();
-    http.closeIdleConnections();
-    const drained = await inFlight.drained(server.shutdown_grace_ms);
-    if (!drained) logger.warn({ in_flight: inFlight.size }, "grace period over: closing remaining connections");
-    http.closeAllConnections();
+    logger.info({ signal, in_flight: gateway.inFlight() }, "shutting down: draining in-flight requests");
+    const drained = await drain(http, server.shutdown_grace_ms);
+    if (!drained) logger.warn({ in_flight: gateway.inFlight() }, "grace period over: closing remaining connections");
     await gateway.close();
     logger.info("stopped");
     logger.flush();
@@ -111,6 +106,25 @@ async function main(argv: string[]): Promise<number> {
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
   return -1; // keep running
+}
+
+/**
+ * Stops taking connections and lets every in-flight response (streams included) finish: a connection is closed
+ * as soon as it is idle, and the server's close fires when none is left. No per-request tracking needed.
+ */
+async function drain(http: Server, graceMs: number): Promise<boolean> {
+  const closed = new Promise<boolean>((resolve) => http.close(() => resolve(true)));
+  http.closeIdleConnections();
+  const sweep = setInterval(() => http.closeIdleConnections(), 50);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), graceMs);
+  });
+  const drained = await Promise.race([closed, late]);
+  clearInterval(sweep);
+  clearTimeout(timer);
+  if (!drained) http.closeAllConnections();
+  return drained;
 }
 
 function parse(argv: string[]) {
