@@ -144,16 +144,13 @@ function completion(res: ServerResponse, body: Record<string, unknown>, model: s
 function stream(res: ServerResponse, body: Record<string, unknown>, model: string, chunks: number): void {
   res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
   const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+  const event = (fields: object) =>
+    `data: ${JSON.stringify({ id: "chatcmpl-mock", object: "chat.completion.chunk", created: CREATED, model, system_fingerprint: "fp_mock", ...fields })}\n\n`;
   const frame = (delta: object, finish: string | null) =>
-    `data: ${JSON.stringify({
-      id: "chatcmpl-mock",
-      object: "chat.completion.chunk",
-      created: CREATED,
-      model,
-      system_fingerprint: "fp_mock",
+    event({
       choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
       ...(includeUsage ? { usage: null } : {}),
-    })}\n\n`;
+    });
   const toolCall = toolCallFor(body);
   const frames: string[] = [frame({ role: "assistant", content: toolCall ? null : "", refusal: null }, null)];
   if (toolCall) {
@@ -176,15 +173,7 @@ function stream(res: ServerResponse, body: Record<string, unknown>, model: strin
   frames.push(frame({}, toolCall ? "tool_calls" : "stop"));
   if (includeUsage) {
     frames.push(
-      `data: ${JSON.stringify({
-        id: "chatcmpl-mock",
-        object: "chat.completion.chunk",
-        created: CREATED,
-        model,
-        system_fingerprint: "fp_mock",
-        choices: [],
-        usage: { prompt_tokens: 11, completion_tokens: chunks, total_tokens: 11 + chunks },
-      })}\n\n`,
+      event({ choices: [], usage: { prompt_tokens: 11, completion_tokens: chunks, total_tokens: 11 + chunks } }),
     );
   }
   frames.push("data: [DONE]\n\n");
