@@ -20,10 +20,24 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 }
 
 /**
- * Writes one pre-built JSON line to the logger's destination, if `info` is enabled. For the per-request line
- * only: pino serialising its 13 fields cost ~10 µs of CPU per request under load (measured), a template ~1 µs.
+ * Writes pre-built JSON lines (the per-request line) to the logger's destination when `info` is enabled, one
+ * write per turn of the event loop. pino serialising the 13-field line cost ~10 µs of CPU per request under load
+ * (measured); and sonic-boom measures the byte length of its whole pending buffer on every write, so one write
+ * per line cost ~3.5 µs more than one per batch (measured).
  */
-export function writeInfoLine(logger: pino.Logger, line: string): void {
-  if (!logger.isLevelEnabled("info")) return;
-  (logger as unknown as Record<symbol, { write(s: string): void }>)[pino.symbols.streamSym]?.write(line);
+export function createLineWriter(logger: pino.Logger): (line: string) => void {
+  const destination = (logger as unknown as Record<symbol, { write(s: string): void } | undefined>)[
+    pino.symbols.streamSym
+  ];
+  let pending = "";
+  const flush = () => {
+    const lines = pending;
+    pending = "";
+    destination?.write(lines);
+  };
+  return (line) => {
+    if (!logger.isLevelEnabled("info")) return;
+    if (pending === "") setImmediate(flush);
+    pending += line;
+  };
 }

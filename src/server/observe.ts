@@ -1,4 +1,4 @@
-import { type Logger, writeInfoLine } from "../log.js";
+import { createLineWriter, type Logger } from "../log.js";
 import type { Metrics } from "../metrics/index.js";
 import type { RequestContext } from "../pipeline/context.js";
 
@@ -17,6 +17,7 @@ export function observeRequest(metrics: Metrics, logger: Logger) {
   // prom-client hashes label objects on every call; bound children, cached per label set, skip that.
   // The set is bounded: aliases and deployments come from the config, unknown aliases are "unknown".
   const cache = new Map<string, Series>();
+  const writeLine = createLineWriter(logger);
   const seriesFor = (ctx: RequestContext, alias: string, deployment: string): Series => {
     const status = String(ctx.status);
     const outcome = ctx.outcome ?? "error";
@@ -59,7 +60,7 @@ export function observeRequest(metrics: Metrics, logger: Logger) {
       pending.prompt += usage.prompt_tokens;
       pending.completion += usage.completion_tokens ?? 0;
     }
-    writeInfoLine(logger, requestLine(ctx, usage));
+    writeLine(requestLine(ctx, usage));
   };
   return {
     start(ctx: RequestContext) {
