@@ -30,50 +30,39 @@ class OpenAICompatibleClient implements ProviderClient {
     this.toError = (err) => transportError(name, err);
   }
 
-  async chat(call: ChatCall): Promise<UpstreamResult> {
-    const res = await this.send(this.chatPath, call);
-    call.observer.onFirstByte();
-    if (call.stream && res.statusCode === 200 && isEventStream(res.headers["content-type"])) {
-      return {
-        status: 200,
-        body: new OpenAIRelay(res.body, call.observer, this.toError),
-        stream: true,
-        headers: keptHeaders(res.headers),
-      };
-    }
-    return this.readJson(res, call);
+  chat(call: ChatCall): Promise<UpstreamResult> {
+    return this.call(this.chatPath, call, call.stream);
   }
 
-  async embeddings(call: EmbeddingsCall): Promise<UpstreamResult> {
-    const res = await this.send(this.embeddingsPath, call);
-    call.observer.onFirstByte();
-    return this.readJson(res, call);
+  embeddings(call: EmbeddingsCall): Promise<UpstreamResult> {
+    return this.call(this.embeddingsPath, call, false);
   }
 
   close(): Promise<void> {
     return this.pool.close();
   }
 
-  private async send(path: string, call: ChatCall | EmbeddingsCall): Promise<Dispatcher.ResponseData> {
-    const body = withModel(call.rawBody, call.request, call.upstreamModel);
+  /** One async frame for the whole exchange: each extra async helper cost promises and ticks per request. */
+  private async call(path: string, call: ChatCall | EmbeddingsCall, stream: boolean): Promise<UpstreamResult> {
+    let res: Dispatcher.ResponseData;
+    let bytes: Buffer;
     try {
-      return await this.pool.request({
+      res = await this.pool.request({
         path,
         method: "POST",
         headers: { ...this.headers, "x-request-id": call.requestId },
-        body,
+        body: withModel(call.rawBody, call.request, call.upstreamModel),
         signal: call.signal,
       });
-    } catch (err) {
-      throw this.toError(err);
-    }
-  }
-
-  /** The answer as bytes, relayed as they came: no decode to a string and encode back. */
-  private async readJson(res: Dispatcher.ResponseData, call: ChatCall | EmbeddingsCall): Promise<UpstreamResult> {
-    let bytes: Buffer;
-    try {
-      bytes = await readAll(res.body);
+      call.observer.onFirstByte();
+      if (stream && res.statusCode === 200 && isEventStream(res.headers["content-type"])) {
+        const body = new OpenAIRelay(res.body, call.observer, this.toError);
+        return { status: 200, body, stream: true, headers: keptHeaders(res.headers) };
+      }
+      // The answer as bytes, relayed as they came: no decode to a string and encode back.
+      const chunks: Buffer[] = [];
+      for await (const chunk of res.body) chunks.push(chunk);
+      bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
     } catch (err) {
       throw this.toError(err);
     }
@@ -109,12 +98,6 @@ export function withModel(raw: string, request: { model: string }, upstreamModel
     }
   }
   return JSON.stringify({ ...request, model: upstreamModel });
-}
-
-async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk);
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
 
 const USAGE_KEY = Buffer.from('"usage"');
