@@ -2,21 +2,18 @@ import { pino } from "pino";
 
 export type Logger = pino.Logger;
 
-const FLUSH_EVERY_MS = 1000;
-
 /**
- * One JSON line per event on stdout. Lines are buffered (4 KiB) and written asynchronously, so logging costs a
- * request neither a syscall nor a wait; a timer flushes quiet periods and shutdown flushes the rest.
+ * One JSON line per event on stdout, written synchronously. The per-request lines, the bulk of it, are batched
+ * into one write per event-loop turn (createLineWriter), so a write is one syscall shared by every request of
+ * that turn, and nothing waits in a buffer to be lost in a crash. Measured against sonic-boom's asynchronous
+ * mode (4 KiB buffer): that cost ~1.5 µs of CPU per request more, in thread-pool hand-offs.
  * No `redact` paths: keys are never put in a log call (a test checks), and redaction cost ~2% of CPU per request.
  */
 export function createLogger(level: string, destination?: pino.DestinationStream): pino.Logger {
-  const stream = destination ?? pino.destination({ sync: false, minLength: 4096 });
-  const logger = pino(
+  return pino(
     { level, base: { service: "tollgate" }, formatters: { level: (label) => ({ level: label }) } },
-    stream,
+    destination ?? pino.destination({ sync: true }),
   );
-  if (!destination) setInterval(() => logger.flush(), FLUSH_EVERY_MS).unref();
-  return logger;
 }
 
 /**

@@ -12,18 +12,30 @@ interface Series {
   pending: { requests: number; prompt: number; completion: number };
 }
 
+const OUTCOMES = ["completed", "upstream_error", "client_abort", "error"] as const;
+
 /** Metrics and the one log line per request, written when the request is really over. */
 export function observeRequest(metrics: Metrics, logger: Logger) {
   // prom-client hashes label objects on every call; bound children, cached per label set, skip that.
   // The set is bounded: aliases and deployments come from the config, unknown aliases are "unknown".
-  const cache = new Map<string, Series>();
+  // Keyed by the deployment object (it implies the alias), then by a number packing status, outcome, endpoint
+  // and stream: no key string built per request.
+  const cache = new Map<object, Map<number, Series>>();
+  const noDeployment = {};
   const writeLine = createLineWriter(logger);
   const seriesFor = (ctx: RequestContext, alias: string, deployment: string): Series => {
-    const status = String(ctx.status);
     const outcome = ctx.outcome ?? "error";
-    const key = `${ctx.endpoint}|${alias}|${deployment}|${status}|${outcome}|${ctx.stream}`;
-    let series = cache.get(key);
+    const key =
+      ctx.status * 64 + OUTCOMES.indexOf(outcome) * 4 + (ctx.endpoint === "chat" ? 2 : 0) + (ctx.stream ? 1 : 0);
+    const owner = ctx.deployment ?? noDeployment;
+    let byKey = cache.get(owner);
+    if (byKey === undefined) {
+      byKey = new Map();
+      cache.set(owner, byKey);
+    }
+    let series = byKey.get(key);
     if (series === undefined) {
+      const status = String(ctx.status);
       const labels = { endpoint: ctx.endpoint, alias, deployment };
       series = {
         requests: metrics.requests.labels({ ...labels, status, outcome }),
@@ -33,16 +45,18 @@ export function observeRequest(metrics: Metrics, logger: Logger) {
         completionTokens: metrics.tokens.labels({ alias, deployment, kind: "completion" }),
         pending: { requests: 0, prompt: 0, completion: 0 },
       };
-      cache.set(key, series);
+      byKey.set(key, series);
     }
     return series;
   };
   metrics.onScrape(() => {
-    for (const { pending, requests, promptTokens, completionTokens } of cache.values()) {
-      if (pending.requests) requests.inc(pending.requests);
-      if (pending.prompt) promptTokens.inc(pending.prompt);
-      if (pending.completion) completionTokens.inc(pending.completion);
-      pending.requests = pending.prompt = pending.completion = 0;
+    for (const byKey of cache.values()) {
+      for (const { pending, requests, promptTokens, completionTokens } of byKey.values()) {
+        if (pending.requests) requests.inc(pending.requests);
+        if (pending.prompt) promptTokens.inc(pending.prompt);
+        if (pending.completion) completionTokens.inc(pending.completion);
+        pending.requests = pending.prompt = pending.completion = 0;
+      }
     }
   });
 
