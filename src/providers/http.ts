@@ -1,7 +1,8 @@
-import { Pool } from "undici";
+import { type Dispatcher, errors, Pool } from "undici";
 import type { IncomingHttpHeaders } from "undici/types/header.js";
 import type { ProviderConfig, Timeouts } from "../config/schema.js";
 import { GatewayError, type OpenAIErrorType } from "../errors.js";
+import type { AbortSignalLike } from "./types.js";
 
 /** One keep-alive pool per upstream origin, so one provider's slowness never queues another's requests. */
 export function createPool(origin: string, config: ProviderConfig, timeouts: Timeouts): Pool {
@@ -127,4 +128,91 @@ export function upstreamHttpError(
 
 export function isEventStream(contentType: string | string[] | undefined): boolean {
   return typeof contentType === "string" && contentType.startsWith("text/event-stream");
+}
+
+export interface BufferedResponse {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/**
+ * A request whose answer is collected as bytes straight from undici's dispatch handler: no Readable stream and
+ * no async iterator per answer, which `pool.request()` plus `for await` cost (measured on the JSON path).
+ */
+export function requestBuffered(
+  pool: Pool,
+  options: Dispatcher.DispatchOptions,
+  signal: AbortSignalLike | undefined,
+  onHeaders: { onFirstByte(): void },
+): Promise<BufferedResponse> {
+  return new Promise((resolve, reject) => {
+    pool.dispatch(options, new BufferingHandler(resolve, reject, signal, onHeaders));
+  });
+}
+
+class BufferingHandler implements Dispatcher.DispatchHandler {
+  private statusCode = 0;
+  private headers: IncomingHttpHeaders = {};
+  private readonly chunks: Buffer[] = [];
+  private controller: Dispatcher.DispatchController | undefined;
+  private clientGone = false;
+  private settled = false;
+  private readonly stopListening: (() => void) | undefined;
+
+  constructor(
+    private readonly resolve: (response: BufferedResponse) => void,
+    private readonly reject: (err: Error) => void,
+    signal: AbortSignalLike | undefined,
+    private readonly observer: { onFirstByte(): void },
+  ) {
+    this.stopListening = signal ? onAbort(signal, () => this.abort()) : undefined;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(new errors.RequestAbortedError());
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.statusCode = statusCode;
+    this.headers = headers;
+    this.observer.onFirstByte();
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.stopListening?.();
+    const chunks = this.chunks;
+    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    this.resolve({ statusCode: this.statusCode, headers: this.headers, body });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.stopListening?.();
+    this.reject(err);
+  }
+
+  private abort(): void {
+    this.clientGone = true;
+    this.controller?.abort(new errors.RequestAbortedError());
+  }
+}
+
+/** Listens for "abort" on an AbortSignal or an EventEmitter; returns the way to stop listening. */
+function onAbort(signal: AbortSignalLike, listener: () => void): () => void {
+  if ("addEventListener" in signal) {
+    if (signal.aborted) queueMicrotask(listener);
+    else signal.addEventListener("abort", listener, { once: true });
+    return () => signal.removeEventListener("abort", listener);
+  }
+  signal.once("abort", listener);
+  return () => signal.removeListener("abort", listener);
 }

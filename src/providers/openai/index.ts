@@ -1,7 +1,15 @@
 import type { Dispatcher, Pool } from "undici";
 import type { ProviderConfig, ProviderType, Timeouts } from "../../config/schema.js";
 import type { Usage } from "../../openai/schema.js";
-import { createPool, isEventStream, keptHeaders, transportError, upstreamHttpError } from "../http.js";
+import {
+  type BufferedResponse,
+  createPool,
+  isEventStream,
+  keptHeaders,
+  requestBuffered,
+  transportError,
+  upstreamHttpError,
+} from "../http.js";
 import type { ChatCall, EmbeddingsCall, ProviderClient, ProviderFactory, UpstreamResult } from "../types.js";
 import { OpenAIRelay } from "./stream.js";
 
@@ -42,36 +50,50 @@ class OpenAICompatibleClient implements ProviderClient {
     return this.pool.close();
   }
 
-  /** One async frame for the whole exchange: each extra async helper cost promises and ticks per request. */
   private async call(path: string, call: ChatCall | EmbeddingsCall, stream: boolean): Promise<UpstreamResult> {
-    let res: Dispatcher.ResponseData;
-    let bytes: Buffer;
-    try {
-      res = await this.pool.request({
-        path,
-        method: "POST",
-        headers: { ...this.headers, "x-request-id": call.requestId },
-        body: withModel(call.rawBody, call.request, call.upstreamModel),
-        signal: call.signal,
-      });
+    const options: Dispatcher.DispatchOptions = {
+      path,
+      method: "POST",
+      headers: { ...this.headers, "x-request-id": call.requestId },
+      body: withModel(call.rawBody, call.request, call.upstreamModel),
+    };
+    if (stream) {
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await this.pool.request({ ...options, signal: call.signal });
+      } catch (err) {
+        throw this.toError(err);
+      }
       call.observer.onFirstByte();
-      if (stream && res.statusCode === 200 && isEventStream(res.headers["content-type"])) {
+      if (res.statusCode === 200 && isEventStream(res.headers["content-type"])) {
         const body = new OpenAIRelay(res.body, call.observer, this.toError);
         return { status: 200, body, stream: true, headers: keptHeaders(res.headers) };
       }
-      // The answer as bytes, relayed as they came: no decode to a string and encode back.
-      const chunks: Buffer[] = [];
-      for await (const chunk of res.body) chunks.push(chunk);
-      bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      let bytes: Buffer;
+      try {
+        bytes = Buffer.from(await res.body.arrayBuffer());
+      } catch (err) {
+        throw this.toError(err);
+      }
+      return this.answer({ statusCode: res.statusCode, headers: res.headers, body: bytes }, call);
+    }
+    let res: BufferedResponse;
+    try {
+      res = await requestBuffered(this.pool, options, call.signal, call.observer);
     } catch (err) {
       throw this.toError(err);
     }
+    return this.answer(res, call);
+  }
+
+  /** A JSON answer, relayed as the bytes it came in: no decode to a string and encode back. */
+  private answer(res: BufferedResponse, call: ChatCall | EmbeddingsCall): UpstreamResult {
     if (res.statusCode < 200 || res.statusCode >= 300) {
-      throw upstreamHttpError(this.name, res.statusCode, bytes.toString(), res.headers);
+      throw upstreamHttpError(this.name, res.statusCode, res.body.toString(), res.headers);
     }
-    const usage = usageOf(bytes);
+    const usage = usageOf(res.body);
     if (usage) call.observer.onUsage(usage);
-    return { status: res.statusCode, body: bytes, stream: false, headers: keptHeaders(res.headers) };
+    return { status: res.statusCode, body: res.body, stream: false, headers: keptHeaders(res.headers) };
   }
 }
 
