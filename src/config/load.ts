@@ -25,7 +25,7 @@ export interface LoadOptions {
 }
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
-const API_KEY_PATH = /^providers\.[^.]+\.api_key$/;
+const API_KEY_PATH = /^providers\.[^.]+\.(api_key|bearer_token)$/;
 
 export async function loadConfig(file: string, options: LoadOptions = {}): Promise<LoadedConfig> {
   const text = await readSource(file);

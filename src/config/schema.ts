@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /** Provider types this build can talk to; each has a folder under src/providers/. */
-export const PROVIDER_TYPES = ["openai", "openai-compatible", "mock"] as const;
+export const PROVIDER_TYPES = ["openai", "openai-compatible", "azure", "mock"] as const;
 
 // Values that may arrive as strings through ${ENV} substitution.
 const intLike = z.union([z.number().int(), z.string().regex(/^\d+$/, "expected an integer").transform(Number)]);
@@ -53,12 +53,26 @@ export const ProviderSchema = z
     base_url: z
       .url({ protocol: /^https?$/ })
       .optional()
-      .describe("API root including the version path, e.g. https://api.openai.com/v1. Required for openai-compatible."),
+      .describe(
+        "API root including the version path, e.g. https://api.openai.com/v1. Required for openai-compatible; for azure the resource endpoint, e.g. https://my-resource.openai.azure.com.",
+      ),
     api_key: z
       .string()
       .min(1)
       .optional()
       .describe("API key, normally a ${ENV_VAR} reference; may also come from secrets.yaml."),
+    bearer_token: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "azure: a Microsoft Entra ID token sent as Authorization: Bearer, instead of api_key (sent as api-key).",
+      ),
+    api_version: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'expected an api-version such as "2024-10-21"')
+      .optional()
+      .describe("azure: the api-version query parameter (default 2024-10-21)."),
     region: z.string().optional().describe("Where this provider serves from (used by geo routing)."),
     headers: z
       .record(z.string(), z.string())
@@ -72,8 +86,12 @@ export const ProviderSchema = z
   })
   .strict()
   .superRefine((p, ctx) => {
-    if (p.type === "openai-compatible" && !p.base_url) {
-      ctx.addIssue({ code: "custom", path: ["base_url"], message: "expected a base_url for type openai-compatible" });
+    if ((p.type === "openai-compatible" || p.type === "azure") && !p.base_url) {
+      ctx.addIssue({ code: "custom", path: ["base_url"], message: `expected a base_url for type ${p.type}` });
+    }
+    if (p.type !== "azure" && (p.api_version !== undefined || p.bearer_token !== undefined)) {
+      const key = p.api_version !== undefined ? "api_version" : "bearer_token";
+      ctx.addIssue({ code: "custom", path: [key], message: `expected ${key} only with type azure` });
     }
   });
 

@@ -1,5 +1,6 @@
 import type { ProviderConfig, ProviderType, Timeouts } from "../config/schema.js";
 import { GatewayError } from "../errors.js";
+import { azureProvider } from "./azure/index.js";
 import { mockProvider } from "./mock/index.js";
 import { openaiProvider } from "./openai/index.js";
 import type { ProviderClient, ProviderFactory } from "./types.js";
@@ -8,11 +9,12 @@ import type { ProviderClient, ProviderFactory } from "./types.js";
 const FACTORIES: Record<ProviderType, ProviderFactory> = {
   openai: openaiProvider,
   "openai-compatible": openaiProvider,
+  azure: azureProvider,
   mock: mockProvider,
 };
 
 /** Types that need an API key to be usable; the others (local servers, mock) work without one. */
-const NEEDS_KEY: ReadonlySet<ProviderType> = new Set(["openai"]);
+const NEEDS_KEY: ReadonlySet<ProviderType> = new Set(["openai", "azure"]);
 
 export function createProviderClient(
   name: string,
@@ -20,7 +22,8 @@ export function createProviderClient(
   timeouts: Timeouts,
   missingKeyVariable: string | undefined,
 ): ProviderClient {
-  if (config.api_key === undefined && (missingKeyVariable !== undefined || NEEDS_KEY.has(config.type))) {
+  const hasCredential = config.api_key !== undefined || config.bearer_token !== undefined;
+  if (!hasCredential && (missingKeyVariable !== undefined || NEEDS_KEY.has(config.type))) {
     return unconfigured(name, config.type, missingKeyVariable);
   }
   return FACTORIES[config.type].create(name, config, timeouts);

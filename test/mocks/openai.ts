@@ -11,6 +11,7 @@ import type { AddressInfo } from "node:net";
  *   mock-cut-stream                  3 chunks, then the connection is destroyed
  *   mock-hang                        never answers
  *   anything else                    a deterministic answer; a tool call when tools are given
+ * Azure OpenAI's paths work too: the deployment in the path stands for the model name.
  */
 export interface RecordedRequest {
   path: string;
@@ -97,7 +98,10 @@ export async function startOpenAIMock(options: OpenAIMockOptions = {}): Promise<
 }
 
 function route(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>, chunks: number) {
-  const model = String(body.model ?? "");
+  // Azure OpenAI names the deployment in the path (/openai/deployments/{name}/...?api-version=...).
+  const path = (req.url ?? "").split("?")[0] as string;
+  const deployment = /\/deployments\/([^/]+)\//.exec(path)?.[1];
+  const model = deployment ? decodeURIComponent(deployment) : String(body.model ?? "");
   if (req.method !== "POST") {
     sendJson(res, 404, errorBody(`Unknown request URL: ${req.method} ${req.url}`));
     return;
@@ -118,9 +122,8 @@ function route(req: IncomingMessage, res: ServerResponse, body: Record<string, u
     case "mock-hang":
       return;
   }
-  if (req.url?.endsWith("/embeddings")) return embeddings(res, body);
-  if (!req.url?.endsWith("/chat/completions"))
-    return sendJson(res, 404, errorBody(`Unknown request URL: POST ${req.url}`));
+  if (path.endsWith("/embeddings")) return embeddings(res, body);
+  if (!path.endsWith("/chat/completions")) return sendJson(res, 404, errorBody(`Unknown request URL: POST ${req.url}`));
   if (body.stream === true) return stream(res, body, model, chunks);
   return completion(res, body, model);
 }

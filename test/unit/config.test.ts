@@ -72,6 +72,24 @@ models:
     );
   });
 
+  it("checks the azure fields: a base_url, an api-version's form, and no azure fields on other types", () => {
+    const yaml = `
+providers:
+  az:
+    type: azure
+    api_version: latest
+  oa:
+    type: openai
+    api_version: 2024-10-21
+models: {}
+`;
+    expect(problemsOf(yaml)).toEqual([
+      'routes.yaml: providers.az.api_version (line 5): expected an api-version such as "2024-10-21"',
+      "routes.yaml: providers.az.base_url (line 4): expected a base_url for type azure",
+      "routes.yaml: providers.oa.api_version (line 8): expected api_version only with type azure",
+    ]);
+  });
+
   it("rejects a missing required section", () => {
     expect(problemsOf("providers: {}\n")).toEqual([
       "routes.yaml: models (line 1): missing; expected record, received undefined",

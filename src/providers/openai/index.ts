@@ -15,35 +15,39 @@ import { OpenAIRelay } from "./stream.js";
 
 const OPENAI_BASE_URL = "https://api.openai.com/v1";
 
-/** OpenAI itself and every server that speaks its API (vLLM, Groq, Together, Ollama, Mistral, ...): a pass-through. */
-class OpenAICompatibleClient implements ProviderClient {
-  readonly name: string;
-  readonly type: ProviderType;
+/** Where and how an OpenAI-format API is reached: all that differs between OpenAI, compatible servers and Azure. */
+export interface OpenAIWire {
+  origin: string;
+  chatPath(upstreamModel: string): string;
+  embeddingsPath(upstreamModel: string): string;
+  /** Static request headers, auth included, lower-case names. */
+  headers: Record<string, string>;
+}
+
+/** A client of any API in OpenAI's format: the request and the answer go through as they are. */
+export class OpenAIFormatClient implements ProviderClient {
   private readonly pool: Pool;
-  private readonly chatPath: string;
-  private readonly embeddingsPath: string;
   private readonly headers: Record<string, string>;
   private readonly toError: (err: unknown) => ReturnType<typeof transportError>;
 
-  constructor(name: string, config: ProviderConfig, timeouts: Timeouts) {
-    this.name = name;
-    this.type = config.type;
-    const url = new URL(config.base_url ?? OPENAI_BASE_URL);
-    const basePath = url.pathname.replace(/\/+$/, "");
-    this.chatPath = `${basePath}/chat/completions${url.search}`;
-    this.embeddingsPath = `${basePath}/embeddings${url.search}`;
-    this.pool = createPool(url.origin, config, timeouts);
-    this.headers = { ...lowerCaseKeys(config.headers), "content-type": "application/json" };
-    if (config.api_key) this.headers.authorization = `Bearer ${config.api_key}`;
+  constructor(
+    readonly name: string,
+    readonly type: ProviderType,
+    config: ProviderConfig,
+    timeouts: Timeouts,
+    private readonly wire: OpenAIWire,
+  ) {
+    this.pool = createPool(wire.origin, config, timeouts);
+    this.headers = wire.headers;
     this.toError = (err) => transportError(name, err);
   }
 
   chat(call: ChatCall): Promise<UpstreamResult> {
-    return this.call(this.chatPath, call, call.stream);
+    return this.call(this.wire.chatPath(call.upstreamModel), call, call.stream);
   }
 
   embeddings(call: EmbeddingsCall): Promise<UpstreamResult> {
-    return this.call(this.embeddingsPath, call, false);
+    return this.call(this.wire.embeddingsPath(call.upstreamModel), call, false);
   }
 
   close(): Promise<void> {
@@ -153,12 +157,25 @@ export function usageOf(json: Buffer): Usage | undefined {
   }
 }
 
-function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
+/** The configured static headers, lower-cased, with JSON's content type. */
+export function baseHeaders(config: ProviderConfig): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v;
+  for (const [k, v] of Object.entries(config.headers)) out[k.toLowerCase()] = v;
+  out["content-type"] = "application/json";
   return out;
 }
 
+/** OpenAI and every server that speaks its API (vLLM, Groq, Together, Ollama, Mistral, ...): fixed paths, bearer key. */
+function openaiWire(config: ProviderConfig): OpenAIWire {
+  const url = new URL(config.base_url ?? OPENAI_BASE_URL);
+  const basePath = url.pathname.replace(/\/+$/, "");
+  const chatPath = `${basePath}/chat/completions${url.search}`;
+  const embeddingsPath = `${basePath}/embeddings${url.search}`;
+  const headers = baseHeaders(config);
+  if (config.api_key) headers.authorization = `Bearer ${config.api_key}`;
+  return { origin: url.origin, chatPath: () => chatPath, embeddingsPath: () => embeddingsPath, headers };
+}
+
 export const openaiProvider: ProviderFactory = {
-  create: (name, config, timeouts) => new OpenAICompatibleClient(name, config, timeouts),
+  create: (name, config, timeouts) => new OpenAIFormatClient(name, config.type, config, timeouts, openaiWire(config)),
 };
