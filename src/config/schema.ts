@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /** Provider types this build can talk to; each has a folder under src/providers/. */
-export const PROVIDER_TYPES = ["openai", "openai-compatible", "azure", "mock"] as const;
+export const PROVIDER_TYPES = ["openai", "openai-compatible", "azure", "anthropic", "gemini", "mock"] as const;
 
 // Values that may arrive as strings through ${ENV} substitution.
 const intLike = z.union([z.number().int(), z.string().regex(/^\d+$/, "expected an integer").transform(Number)]);

@@ -55,9 +55,10 @@ export function transportError(provider: string, err: unknown): GatewayError {
   });
 }
 
-const TYPE_BY_STATUS: Record<number, OpenAIErrorType> = {
+const TYPE_BY_STATUS: Readonly<Record<number, OpenAIErrorType>> = {
   400: "invalid_request_error",
   401: "authentication_error",
+  402: "insufficient_quota",
   403: "permission_error",
   404: "invalid_request_error",
   409: "invalid_request_error",
@@ -65,6 +66,11 @@ const TYPE_BY_STATUS: Record<number, OpenAIErrorType> = {
   422: "invalid_request_error",
   429: "rate_limit_error",
 };
+
+/** OpenAI's error type for an HTTP status, as every provider maps it. */
+export function errorTypeFor(status: number): OpenAIErrorType {
+  return TYPE_BY_STATUS[status] ?? "api_error";
+}
 
 const KEPT_HEADERS = [
   "retry-after",
@@ -119,7 +125,7 @@ export function upstreamHttpError(
   const isHttpError = status >= 400 && status <= 599;
   return new GatewayError(message, {
     status: isHttpError ? status : 502,
-    type: (type as OpenAIErrorType | undefined) ?? TYPE_BY_STATUS[status] ?? "api_error",
+    type: (type as OpenAIErrorType | undefined) ?? errorTypeFor(status),
     code: code ?? (isHttpError ? null : "upstream_bad_status"),
     param,
     headers: keptHeaders(headers),
@@ -131,6 +137,7 @@ export function isEventStream(contentType: string | string[] | undefined): boole
 }
 
 export interface BufferedResponse {
+  kind: "whole";
   statusCode: number;
   headers: IncomingHttpHeaders;
   body: Buffer;
@@ -190,7 +197,7 @@ class BufferingHandler implements Dispatcher.DispatchHandler {
     this.stopListening?.();
     const chunks = this.chunks;
     const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-    this.resolve({ statusCode: this.statusCode, headers: this.headers, body });
+    this.resolve({ kind: "whole", statusCode: this.statusCode, headers: this.headers, body });
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -215,4 +222,44 @@ function onAbort(signal: AbortSignalLike, listener: () => void): () => void {
   }
   signal.once("abort", listener);
   return () => signal.removeListener("abort", listener);
+}
+
+/** An upstream's answer: whole (JSON, or any error), or an event stream still arriving. */
+export type UpstreamAnswer =
+  | BufferedResponse
+  | { kind: "events"; statusCode: number; headers: IncomingHttpHeaders; body: Dispatcher.ResponseData["body"] };
+
+/**
+ * Sends one request for a provider. Without `stream` the answer is collected whole (requestBuffered); with it,
+ * a 200 event stream is handed back to be relayed as it arrives and anything else is read whole. Transport
+ * failures come back as the provider's GatewayError.
+ */
+export async function sendUpstream(
+  pool: Pool,
+  options: Dispatcher.DispatchOptions,
+  call: { signal: AbortSignalLike | undefined; observer: { onFirstByte(): void } },
+  stream: boolean,
+  toError: (err: unknown) => GatewayError,
+): Promise<UpstreamAnswer> {
+  try {
+    if (!stream) return await requestBuffered(pool, options, call.signal, call.observer);
+    const res = await pool.request({ ...options, signal: call.signal });
+    call.observer.onFirstByte();
+    if (res.statusCode === 200 && isEventStream(res.headers["content-type"])) {
+      return { kind: "events", statusCode: 200, headers: res.headers, body: res.body };
+    }
+    const body = Buffer.from(await res.body.arrayBuffer());
+    return { kind: "whole", statusCode: res.statusCode, headers: res.headers, body };
+  } catch (err) {
+    throw toError(err);
+  }
+}
+
+/** Headers kept from the upstream plus the gateway's own (x-tollgate-warning); undefined when none. */
+export function answerHeaders(
+  upstream: IncomingHttpHeaders,
+  own: Record<string, string> | undefined,
+): Record<string, string> | undefined {
+  const kept = keptHeaders(upstream);
+  return kept && own ? { ...kept, ...own } : (kept ?? own);
 }

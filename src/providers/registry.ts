@@ -1,6 +1,8 @@
 import type { ProviderConfig, ProviderType, Timeouts } from "../config/schema.js";
 import { GatewayError } from "../errors.js";
+import { anthropicProvider } from "./anthropic/index.js";
 import { azureProvider } from "./azure/index.js";
+import { geminiProvider } from "./gemini/index.js";
 import { mockProvider } from "./mock/index.js";
 import { openaiProvider } from "./openai/index.js";
 import type { ProviderClient, ProviderFactory } from "./types.js";
@@ -10,11 +12,13 @@ const FACTORIES: Record<ProviderType, ProviderFactory> = {
   openai: openaiProvider,
   "openai-compatible": openaiProvider,
   azure: azureProvider,
+  anthropic: anthropicProvider,
+  gemini: geminiProvider,
   mock: mockProvider,
 };
 
 /** Types that need an API key to be usable; the others (local servers, mock) work without one. */
-const NEEDS_KEY: ReadonlySet<ProviderType> = new Set(["openai", "azure"]);
+const NEEDS_KEY: ReadonlySet<ProviderType> = new Set(["openai", "azure", "anthropic", "gemini"]);
 
 export function createProviderClient(
   name: string,

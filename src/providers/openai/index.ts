@@ -4,9 +4,8 @@ import type { Usage } from "../../openai/schema.js";
 import {
   type BufferedResponse,
   createPool,
-  isEventStream,
   keptHeaders,
-  requestBuffered,
+  sendUpstream,
   transportError,
   upstreamHttpError,
 } from "../http.js";
@@ -61,31 +60,10 @@ export class OpenAIFormatClient implements ProviderClient {
       headers: { ...this.headers, "x-request-id": call.requestId },
       body: withModel(call.rawBody, call.request, call.upstreamModel),
     };
-    if (stream) {
-      let res: Dispatcher.ResponseData;
-      try {
-        res = await this.pool.request({ ...options, signal: call.signal });
-      } catch (err) {
-        throw this.toError(err);
-      }
-      call.observer.onFirstByte();
-      if (res.statusCode === 200 && isEventStream(res.headers["content-type"])) {
-        const body = new OpenAIRelay(res.body, call.observer, this.toError);
-        return { status: 200, body, stream: true, headers: keptHeaders(res.headers) };
-      }
-      let bytes: Buffer;
-      try {
-        bytes = Buffer.from(await res.body.arrayBuffer());
-      } catch (err) {
-        throw this.toError(err);
-      }
-      return this.answer({ statusCode: res.statusCode, headers: res.headers, body: bytes }, call);
-    }
-    let res: BufferedResponse;
-    try {
-      res = await requestBuffered(this.pool, options, call.signal, call.observer);
-    } catch (err) {
-      throw this.toError(err);
+    const res = await sendUpstream(this.pool, options, call, stream, this.toError);
+    if (res.kind === "events") {
+      const body = new OpenAIRelay(res.body, call.observer, this.toError);
+      return { status: 200, body, stream: true, headers: keptHeaders(res.headers) };
     }
     return this.answer(res, call);
   }

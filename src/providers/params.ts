@@ -1,0 +1,54 @@
+import { invalidRequest } from "../errors.js";
+import type { ChatCompletionRequest } from "../openai/schema.js";
+
+export type ParameterStatus = "supported" | "renamed" | "dropped" | "rejected";
+
+export interface ParameterRule {
+  status: ParameterStatus;
+  /** The native field it becomes, when renamed. */
+  native?: string;
+  note?: string;
+}
+
+/** How each OpenAI chat-completions field reaches a provider: the data the README's tables come from. */
+export type ParameterTable = Readonly<Record<string, ParameterRule>>;
+
+/** Values that ask for nothing (OpenAI's defaults), so they need no warning and no rejection. */
+function isInert(field: string, value: unknown): boolean {
+  if (value === null || value === undefined) return true;
+  if (field === "parallel_tool_calls") return value === true; // OpenAI's default; false asks for something
+  if (value === false) return true;
+  if (field === "n") return value === 1;
+  if (field === "response_format") return (value as { type?: unknown }).type === "text";
+  return false;
+}
+
+/**
+ * Checks a request against a provider's table before any upstream call: a rejected field throws a 400; dropped
+ * ones, and fields the table does not know, come back as the x-tollgate-warning header (undefined when none).
+ * A new OpenAI parameter is thus never silently mistranslated.
+ */
+export function checkParameters(
+  request: ChatCompletionRequest,
+  table: ParameterTable,
+  provider: string,
+): Record<string, string> | undefined {
+  let dropped: string[] | undefined;
+  for (const field in request) {
+    const rule = table[field];
+    if (rule !== undefined && (rule.status === "supported" || rule.status === "renamed")) continue;
+    if (isInert(field, request[field])) continue;
+    if (rule?.status === "rejected") {
+      throw invalidRequest(
+        `'${field}' is not supported by ${provider} models: ${rule.note ?? "rejected"}`,
+        field,
+        "unsupported_parameter",
+      );
+    }
+    if (dropped === undefined) dropped = [];
+    dropped.push(field);
+  }
+  if (dropped === undefined) return undefined;
+  // Sorted: one header text whatever order the client wrote the fields in.
+  return { "x-tollgate-warning": `Unsupported by ${provider}, dropped: ${dropped.sort().join(", ")}` };
+}
