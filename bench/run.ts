@@ -1,11 +1,24 @@
 // Tollgate bench: direct-to-mock vs a bare pass-through proxy vs a bare hono app (the "hono floor") vs Tollgate,
-// measured interleaved in one run.
+// measured interleaved in one run; then provider translation (Tollgate -> OpenAI / Anthropic / Gemini mocks, and
+// each mock direct) at one connection.
 // `npm run bench` (~2-3 min) or `BENCH_QUICK=1 npm run bench` (~30 s smoke run). Results go to bench/results/.
 import { execFileSync } from "node:child_process";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Client } from "undici";
-import { BODY, type LoadRun, loadRun, PATH, STREAM_BODY, sequential, type Target } from "./lib/measure.js";
+import {
+  anthropicReq,
+  BODY,
+  geminiReq,
+  type LoadRun,
+  loadRun,
+  openaiReq,
+  PATH,
+  type Req,
+  STREAM_BODY,
+  sequential,
+  type Target,
+} from "./lib/measure.js";
 import {
   CLK_TCK,
   freePort,
@@ -20,6 +33,7 @@ import {
 import {
   type Check,
   type LoadSummary,
+  PROVIDERS,
   printChecks,
   printTable,
   type SeqSummary,
@@ -27,6 +41,10 @@ import {
   summarizeSeq,
   TARGETS,
   type TargetName,
+  TRANSLATION_TARGETS,
+  type TranslationSeq,
+  type TranslationTargetName,
+  translationOverhead,
   writeResults,
 } from "./lib/report.js";
 
@@ -43,7 +61,20 @@ const PLAN = {
   sequentialWarmup: QUICK ? 50 : 200,
   block: 100,
   pauseMs: 250,
+  /** Upstream model names the Anthropic and Gemini mocks answer normally (see bench/routes.bench.yaml). */
+  anthropicModel: "claude-3-5-sonnet-latest",
+  geminiModel: "gemini-2.0-flash",
+  /** Target for what translating adds over the OpenAI pass-through, p50 at one connection. */
+  translationMaxMs: 0.1,
 };
+
+/** A target for the translation rows: each sends its own request (OpenAI, Anthropic or Gemini wire format). */
+interface TranslationTarget extends Target {
+  name: TranslationTargetName;
+  req: (stream: boolean) => Req;
+  /** What a complete answer contains, non-stream and stream. */
+  expect: { json: (body: string) => boolean; sse: (text: string) => boolean };
+}
 
 let stopping = false;
 process.on("exit", killAllNow);
@@ -78,14 +109,29 @@ async function main(): Promise<number> {
     readStdout: true,
   });
   const honoPort = await readPort(hono);
+  const anthropicMock = spawnNode("anthropic mock", ["--import", "tsx", "test/mocks/serve-native.ts", "anthropic"], {
+    readStdout: true,
+  });
+  const anthropicPort = await readPort(anthropicMock);
+  const geminiMock = spawnNode("gemini mock", ["--import", "tsx", "test/mocks/serve-native.ts", "gemini"], {
+    readStdout: true,
+  });
+  const geminiPort = await readPort(geminiMock);
   const tollgatePort = await freePort();
   // stdout (one log line per request) is discarded: the bench measures the gateway, not the terminal.
   const tollgate = spawnNode(
     "tollgate",
     ["dist/main.js", "--config", "bench/routes.bench.yaml", "--port", String(tollgatePort)],
-    { env: { BENCH_UPSTREAM_PORT: String(mockPort) }, readStdout: false },
+    {
+      env: {
+        BENCH_UPSTREAM_PORT: String(mockPort),
+        BENCH_ANTHROPIC_PORT: String(anthropicPort),
+        BENCH_GEMINI_PORT: String(geminiPort),
+      },
+      readStdout: false,
+    },
   );
-  const procs: Proc[] = [mock, bare, hono, tollgate];
+  const procs: Proc[] = [mock, bare, hono, tollgate, anthropicMock, geminiMock];
   const targets: Target[] = [
     { name: "direct", origin: mockOrigin, proxy: undefined },
     { name: "bare", origin: `http://127.0.0.1:${barePort}`, proxy: bare },
@@ -93,6 +139,18 @@ async function main(): Promise<number> {
     { name: "tollgate", origin: `http://127.0.0.1:${tollgatePort}`, proxy: tollgate },
   ];
   for (const t of targets) await waitReady(t.proxy ?? mock, () => checkAnswers(t.origin));
+  const translationTargets = makeTranslationTargets({
+    openai: mockOrigin,
+    anthropic: `http://127.0.0.1:${anthropicPort}`,
+    gemini: `http://127.0.0.1:${geminiPort}`,
+    tollgate: `http://127.0.0.1:${tollgatePort}`,
+    tollgateProc: tollgate,
+  });
+  const ownProc = { openai: mock, anthropic: anthropicMock, gemini: geminiMock };
+  for (const t of translationTargets) {
+    const upstream = t.name.split(/->| /).at(-1) as keyof typeof ownProc;
+    await waitReady(t.proxy ?? ownProc[upstream], () => checkTranslation(t));
+  }
 
   // From here on a child dying is a failure, not a detail.
   const crashed = new Promise<never>((_, reject) => {
@@ -102,7 +160,7 @@ async function main(): Promise<number> {
       });
     }
   });
-  const results = await Promise.race([measure(targets, mock), crashed]);
+  const results = await Promise.race([measure(targets, mock, translationTargets), crashed]);
   const peakRss = {
     mock: peakRssMiB(mock.pid),
     bare: peakRssMiB(bare.pid),
@@ -141,15 +199,81 @@ async function checkAnswers(origin: string): Promise<void> {
   }
 }
 
+function makeTranslationTargets(o: {
+  openai: string;
+  anthropic: string;
+  gemini: string;
+  tollgate: string;
+  tollgateProc: Proc;
+}): TranslationTarget[] {
+  const openaiJson = (body: string) =>
+    Boolean((JSON.parse(body) as { choices?: { message?: { content?: string } }[] }).choices?.[0]?.message?.content);
+  const openaiSse = (text: string) => /"content":"[^"]+"/.test(text) && text.trimEnd().endsWith("data: [DONE]");
+  const viaTollgate = (alias: string) => ({
+    origin: o.tollgate,
+    proxy: o.tollgateProc,
+    req: (stream: boolean) => openaiReq(alias, stream),
+    expect: { json: openaiJson, sse: openaiSse },
+  });
+  const byName: Record<TranslationTargetName, Omit<TranslationTarget, "name">> = {
+    // Direct to the OpenAI mock with the model Tollgate sends it for bench-chat.
+    "direct openai": { ...viaTollgate("gpt-4o-mini"), origin: o.openai, proxy: undefined },
+    "tollgate->openai": viaTollgate("bench-chat"),
+    "direct anthropic": {
+      origin: o.anthropic,
+      proxy: undefined,
+      req: (stream) => anthropicReq(PLAN.anthropicModel, stream),
+      expect: {
+        json: (body) => Boolean((JSON.parse(body) as { content?: { text?: string }[] }).content?.[0]?.text),
+        sse: (text) => text.includes('"text_delta"') && text.includes("event: message_stop"),
+      },
+    },
+    "tollgate->anthropic": viaTollgate("bench-anthropic"),
+    "direct gemini": {
+      origin: o.gemini,
+      proxy: undefined,
+      req: (stream) => geminiReq(PLAN.geminiModel, stream),
+      expect: {
+        json: (body) =>
+          Boolean(
+            (JSON.parse(body) as { candidates?: { content?: { parts?: { text?: string }[] } }[] }).candidates?.[0]
+              ?.content?.parts?.[0]?.text,
+          ),
+        sse: (text) => text.includes('"text"') && text.includes('"finishReason"'),
+      },
+    },
+    "tollgate->gemini": viaTollgate("bench-gemini"),
+  };
+  return TRANSLATION_TARGETS.map((name) => ({ name, ...byName[name] }));
+}
+
+/** Before measuring: a translation target gives a complete answer, non-stream and stream, in its own format. */
+async function checkTranslation(t: TranslationTarget): Promise<void> {
+  const client = new Client(t.origin);
+  try {
+    for (const stream of [false, true]) {
+      const res = await client.request({ method: "POST", ...t.req(stream) });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`${t.name}: HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
+      if (!(stream ? t.expect.sse(text) : t.expect.json(text))) {
+        throw new Error(`${t.name}: incomplete ${stream ? "stream" : "non-stream"} answer: ${text.slice(0, 300)}`);
+      }
+    }
+  } finally {
+    await client.close();
+  }
+}
+
 type Scenario = "non-stream" | "stream";
 interface Measured {
   load: Record<Scenario, Record<TargetName, LoadSummary>>;
   seq: Record<"latency 1conn" | "ttfb 1conn", Record<TargetName, SeqSummary>>;
+  translation: TranslationSeq;
   warmupFailures: string[];
   elapsedS: number;
 }
 
-async function measure(targets: Target[], mock: Proc): Promise<Measured> {
+async function measure(targets: Target[], mock: Proc, translationTargets: TranslationTarget[]): Promise<Measured> {
   const started = Date.now();
   const bodies: Record<Scenario, string> = { "non-stream": BODY, stream: STREAM_BODY };
   const pause = () => new Promise((r) => setTimeout(r, PLAN.pauseMs));
@@ -207,7 +331,26 @@ async function measure(targets: Target[], mock: Proc): Promise<Measured> {
       SeqSummary
     >;
   }
-  return { load, seq, warmupFailures, elapsedS: (Date.now() - started) / 1000 };
+
+  // Provider translation: the same content sent to each target in its own wire format, one connection.
+  const translation = {} as TranslationSeq;
+  for (const [label, stream, pick] of [
+    ["translation latency 1conn", false, "totalMs"],
+    ["translation ttfb 1conn", true, "ttfbMs"],
+  ] as const) {
+    console.log(`bench: ${label}, ${PLAN.sequentialPerTarget} sequential requests per target`);
+    const samples = await sequential(translationTargets, {
+      body: (t) => (t as TranslationTarget).req(stream),
+      perTarget: PLAN.sequentialPerTarget,
+      block: PLAN.block,
+      warmup: PLAN.sequentialWarmup,
+      pick,
+    });
+    translation[label] = Object.fromEntries(
+      TRANSLATION_TARGETS.map((name) => [name, summarizeSeq(samples.get(name) ?? [])]),
+    ) as Record<TranslationTargetName, SeqSummary>;
+  }
+  return { load, seq, translation, warmupFailures, elapsedS: (Date.now() - started) / 1000 };
 }
 
 function report(m: Measured, peakRss: Record<"mock" | Exclude<TargetName, "direct">, number>): number {
@@ -258,6 +401,31 @@ function report(m: Measured, peakRss: Record<"mock" | Exclude<TargetName, "direc
     ["CPU µs/req: Tollgate - hono floor, stream", cpuDiff("stream", "tollgate", "hono-floor")],
   ];
 
+  // Provider translation: what translating adds over the OpenAI pass-through path, mocks' own speed subtracted.
+  const overheadMs = Object.fromEntries(
+    PROVIDERS.map((p) => [
+      p,
+      {
+        latencyP50: translationOverhead(m.translation["translation latency 1conn"], p),
+        ttfbP50: translationOverhead(m.translation["translation ttfb 1conn"], p),
+        latencyP99: translationOverhead(m.translation["translation latency 1conn"], p, "p99"),
+        ttfbP99: translationOverhead(m.translation["translation ttfb 1conn"], p, "p99"),
+      },
+    ]),
+  ) as Record<(typeof PROVIDERS)[number], { latencyP50: number; ttfbP50: number; latencyP99: number; ttfbP99: number }>;
+  const translationChecks: Check[] = PROVIDERS.map((p) => ({
+    name: `translation overhead p50 (ms), ${p}, non-stream latency`,
+    value: overheadMs[p].latencyP50,
+    target: `<= ${PLAN.translationMaxMs} ms`,
+    pass: overheadMs[p].latencyP50 <= PLAN.translationMaxMs,
+  }));
+  const translationInfo: [string, string][] = PROVIDERS.map((p) => [
+    `translation overhead p50 (ms), ${p}, stream TTFB`,
+    overheadMs[p].ttfbP50.toFixed(3),
+  ]);
+  checks.push(...translationChecks);
+  info.push(...translationInfo);
+
   const failures = [...m.warmupFailures];
   for (const [scenario, byTarget] of Object.entries(load)) {
     for (const t of TARGETS) {
@@ -281,13 +449,18 @@ function report(m: Measured, peakRss: Record<"mock" | Exclude<TargetName, "direc
   console.log(
     `\nTollgate bench: ${meta.node}, ${meta.cpu} (${meta.cpus} cpus), ${PLAN.rounds} round(s) x ${PLAN.durationS} s at ${PLAN.connections} connections, medians of rounds; CPU in µs per request\n`,
   );
-  printTable(load, seq);
+  printTable(load, seq, m.translation);
   console.log("");
   printChecks(info, checks);
   const file = writeResults(`${ROOT}bench/results`, {
     meta,
     load,
     sequential: seq,
+    translation: {
+      formula: "(Tollgate->X - direct X) - (Tollgate->OpenAI - direct OpenAI), ms",
+      sequential: m.translation,
+      overheadMs,
+    },
     peakRssMiB: peakRss,
     checks,
     failures,

@@ -25,6 +25,55 @@ const CHAT = {
 export const BODY = JSON.stringify(CHAT);
 export const STREAM_BODY = JSON.stringify({ ...CHAT, stream: true });
 
+/** One request as sent: path, headers and body (the default is an OpenAI chat completion to PATH). */
+export interface Req {
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const OPENAI_HEADERS = { "content-type": "application/json", authorization: "Bearer bench-client" };
+const [SYSTEM, USER] = CHAT.messages.map((m) => m.content) as [string, string];
+/** Provider translation: the same content for every target, as OpenAI, Anthropic and Gemini each take it. */
+const TRANSLATION = { temperature: 0.7, maxTokens: 200 };
+
+/** An OpenAI chat completion for `model` (a Tollgate alias, or anything for the OpenAI mock). */
+export function openaiReq(model: string, stream: boolean): Req {
+  const body = { ...CHAT, model, max_tokens: TRANSLATION.maxTokens, ...(stream ? { stream: true } : {}) };
+  return { path: PATH, headers: OPENAI_HEADERS, body: JSON.stringify(body) };
+}
+
+/** The same request in Anthropic's Messages API, POST /v1/messages. */
+export function anthropicReq(model: string, stream: boolean): Req {
+  const body = {
+    model,
+    max_tokens: TRANSLATION.maxTokens,
+    system: SYSTEM,
+    messages: [{ role: "user", content: USER }],
+    temperature: TRANSLATION.temperature,
+    ...(stream ? { stream: true } : {}),
+  };
+  return {
+    path: "/v1/messages",
+    headers: { "content-type": "application/json", "x-api-key": "bench-key", "anthropic-version": "2023-06-01" },
+    body: JSON.stringify(body),
+  };
+}
+
+/** The same request in Gemini's generateContent (or streamGenerateContent?alt=sse). */
+export function geminiReq(model: string, stream: boolean): Req {
+  const body = {
+    systemInstruction: { parts: [{ text: SYSTEM }] },
+    contents: [{ role: "user", parts: [{ text: USER }] }],
+    generationConfig: { temperature: TRANSLATION.temperature, maxOutputTokens: TRANSLATION.maxTokens },
+  };
+  return {
+    path: `/v1beta/models/${model}:${stream ? "streamGenerateContent?alt=sse" : "generateContent"}`,
+    headers: { "content-type": "application/json", "x-goog-api-key": "bench-key" },
+    body: JSON.stringify(body),
+  };
+}
+
 export interface Target {
   name: string;
   origin: string;
@@ -90,14 +139,10 @@ export async function loadRun(
 }
 
 /** One request over a kept-alive connection: total time and time to the first body chunk, in ms. */
-export async function timeOne(client: Client, body: string): Promise<{ totalMs: number; ttfbMs: number }> {
+export async function timeOne(client: Client, body: string | Req): Promise<{ totalMs: number; ttfbMs: number }> {
+  const req: Req = typeof body === "string" ? { path: PATH, headers: OPENAI_HEADERS, body } : body;
   const t0 = process.hrtime.bigint();
-  const res = await client.request({
-    method: "POST",
-    path: PATH,
-    headers: { "content-type": "application/json", authorization: "Bearer bench-client" },
-    body,
-  });
+  const res = await client.request({ method: "POST", ...req });
   let first: bigint | undefined;
   let text = "";
   for await (const chunk of res.body) {
@@ -105,24 +150,33 @@ export async function timeOne(client: Client, body: string): Promise<{ totalMs: 
     if (res.statusCode !== 200) text += String(chunk);
   }
   const t1 = process.hrtime.bigint();
-  if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode} from ${PATH}: ${text.slice(0, 300)}`);
+  if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode} from ${req.path}: ${text.slice(0, 300)}`);
   return { totalMs: Number(t1 - t0) / 1e6, ttfbMs: Number((first ?? t1) - t0) / 1e6 };
 }
 
 /**
  * Sequential requests, one keep-alive connection per target, interleaved in blocks so that drift
  * (thermal, other load, GC) hits every target alike; the starting target rotates each block.
+ * `body` is one OpenAI body for all, or each target's own request.
  */
 export async function sequential(
   targets: Target[],
-  opts: { body: string; perTarget: number; block: number; warmup: number; pick: "totalMs" | "ttfbMs" },
+  opts: {
+    body: string | ((t: Target) => Req);
+    perTarget: number;
+    block: number;
+    warmup: number;
+    pick: "totalMs" | "ttfbMs";
+  },
 ): Promise<Map<string, number[]>> {
+  const bodyOf = (t: Target) => (typeof opts.body === "string" ? opts.body : opts.body(t));
   const clients = new Map(targets.map((t) => [t.name, new Client(t.origin, { pipelining: 1 })]));
   const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
   try {
     for (const t of targets) {
       const c = clients.get(t.name) as Client;
-      for (let i = 0; i < opts.warmup; i++) await timeOne(c, opts.body);
+      const body = bodyOf(t);
+      for (let i = 0; i < opts.warmup; i++) await timeOne(c, body);
     }
     const blocks = Math.ceil(opts.perTarget / opts.block);
     for (let b = 0; b < blocks; b++) {
@@ -130,7 +184,8 @@ export async function sequential(
         const t = targets[(b + k) % targets.length] as Target;
         const c = clients.get(t.name) as Client;
         const out = samples.get(t.name) as number[];
-        for (let i = 0; i < opts.block; i++) out.push((await timeOne(c, opts.body))[opts.pick]);
+        const body = bodyOf(t);
+        for (let i = 0; i < opts.block; i++) out.push((await timeOne(c, body))[opts.pick]);
       }
     }
   } finally {

@@ -7,6 +7,36 @@ import { type LoadRun, median, percentile } from "./measure.js";
 export const TARGETS = ["direct", "bare", "hono-floor", "tollgate"] as const;
 export type TargetName = (typeof TARGETS)[number];
 
+/**
+ * Provider translation, one connection: Tollgate in front of each mock, and each mock direct with its native
+ * request, so that the mocks' own speed can be subtracted.
+ */
+export const TRANSLATION_TARGETS = [
+  "direct openai",
+  "tollgate->openai",
+  "direct anthropic",
+  "tollgate->anthropic",
+  "direct gemini",
+  "tollgate->gemini",
+] as const;
+export type TranslationTargetName = (typeof TRANSLATION_TARGETS)[number];
+export const PROVIDERS = ["anthropic", "gemini"] as const;
+export type Provider = (typeof PROVIDERS)[number];
+export type TranslationSeq = Record<
+  "translation latency 1conn" | "translation ttfb 1conn",
+  Record<TranslationTargetName, SeqSummary>
+>;
+
+/** (Tollgate->X - direct X) - (Tollgate->OpenAI - direct OpenAI): what translating to X adds over pass-through. */
+export function translationOverhead(
+  byTarget: Record<TranslationTargetName, SeqSummary>,
+  provider: Provider,
+  stat: "p50" | "p99" = "p50",
+): number {
+  const added = (name: "openai" | Provider) => byTarget[`tollgate->${name}`][stat] - byTarget[`direct ${name}`][stat];
+  return added(provider) - added("openai");
+}
+
 export interface LoadSummary {
   rps: number;
   p50: number;
@@ -69,6 +99,7 @@ const f = (n: number | undefined, digits: number) => (n === undefined || Number.
 export function printTable(
   load: Record<string, Record<TargetName, LoadSummary>>,
   seq: Record<string, Record<TargetName, SeqSummary>>,
+  translation?: TranslationSeq,
 ): void {
   const head = [
     "scenario",
@@ -102,6 +133,12 @@ export function printTable(
   }
   for (const [scenario, byTarget] of Object.entries(seq)) {
     for (const t of TARGETS) {
+      const s = byTarget[t];
+      rows.push([scenario, t, "-", f(s.p50, 3), f(s.p99, 3), `n=${s.n}`, "-", "-", "-", "0/0"]);
+    }
+  }
+  for (const [scenario, byTarget] of Object.entries(translation ?? {})) {
+    for (const t of TRANSLATION_TARGETS) {
       const s = byTarget[t];
       rows.push([scenario, t, "-", f(s.p50, 3), f(s.p99, 3), `n=${s.n}`, "-", "-", "-", "0/0"]);
     }
