@@ -319,6 +319,20 @@ describe("errors", () => {
     expect(slow).toMatchObject({ status: 504, code: "upstream_timeout" });
   });
 
+  it("keeps one provider's stuck requests from delaying another's (a pool per provider)", async () => {
+    const giveUp = new AbortController();
+    const stuck = Array.from({ length: 3 }, () =>
+      client.chat.completions.create({ model: "stuck", messages }, { signal: giveUp.signal }).catch(() => undefined),
+    );
+    await new Promise((r) => setTimeout(r, 50)); // the narrow provider's one connection is now taken
+    const started = performance.now();
+    const answer = await client.chat.completions.create({ model: "chat", messages });
+    expect(answer.choices[0]?.message.content).toBe("Hello from the mock upstream.");
+    expect(performance.now() - started).toBeLessThan(500);
+    giveUp.abort();
+    await Promise.all(stuck);
+  });
+
   it("answers 503 naming the variable to set for a provider without its key", async () => {
     const err = await create("unconfigured").catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 503, code: "provider_not_configured" });

@@ -28,6 +28,10 @@ providers:
     base_url: ${upstreamUrl}
     timeouts:
       first_byte_ms: 300
+  narrow:
+    type: openai-compatible
+    base_url: ${upstreamUrl}
+    max_connections: 1
   down:
     type: openai-compatible
     base_url: http://127.0.0.1:${downPort}/v1
@@ -61,6 +65,8 @@ models:
     deployments: [{ provider: upstream, model: mock-hang }]
   offline:
     deployments: [{ provider: down, model: gpt-4o-mini }]
+  stuck:
+    deployments: [{ provider: narrow, model: mock-hang }]
   unconfigured:
     deployments: [{ provider: openai, model: gpt-4o }]
   embed:
