@@ -152,9 +152,10 @@ export function requestBuffered(
   options: Dispatcher.DispatchOptions,
   signal: AbortSignalLike | undefined,
   onHeaders: { onFirstByte(): void },
+  toError: (err: unknown) => GatewayError,
 ): Promise<BufferedResponse> {
   return new Promise((resolve, reject) => {
-    pool.dispatch(options, new BufferingHandler(resolve, reject, signal, onHeaders));
+    pool.dispatch(options, new BufferingHandler(resolve, reject, signal, onHeaders, toError));
   });
 }
 
@@ -169,9 +170,10 @@ class BufferingHandler implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly resolve: (response: BufferedResponse) => void,
-    private readonly reject: (err: Error) => void,
+    private readonly reject: (err: GatewayError) => void,
     signal: AbortSignalLike | undefined,
     private readonly observer: { onFirstByte(): void },
+    private readonly toError: (err: unknown) => GatewayError,
   ) {
     this.stopListening = signal ? onAbort(signal, () => this.abort()) : undefined;
   }
@@ -204,7 +206,7 @@ class BufferingHandler implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     this.settled = true;
     this.stopListening?.();
-    this.reject(err);
+    this.reject(this.toError(err));
   }
 
   private abort(): void {
@@ -234,15 +236,25 @@ export type UpstreamAnswer =
  * a 200 event stream is handed back to be relayed as it arrives and anything else is read whole. Transport
  * failures come back as the provider's GatewayError.
  */
-export async function sendUpstream(
+export function sendUpstream(
   pool: Pool,
   options: Dispatcher.DispatchOptions,
   call: { signal: AbortSignalLike | undefined; observer: { onFirstByte(): void } },
   stream: boolean,
   toError: (err: unknown) => GatewayError,
 ): Promise<UpstreamAnswer> {
+  // The JSON path is the hot one: no extra async frame around it.
+  if (!stream) return requestBuffered(pool, options, call.signal, call.observer, toError);
+  return sendForStream(pool, options, call, toError);
+}
+
+async function sendForStream(
+  pool: Pool,
+  options: Dispatcher.DispatchOptions,
+  call: { signal: AbortSignalLike | undefined; observer: { onFirstByte(): void } },
+  toError: (err: unknown) => GatewayError,
+): Promise<UpstreamAnswer> {
   try {
-    if (!stream) return await requestBuffered(pool, options, call.signal, call.observer);
     const res = await pool.request({ ...options, signal: call.signal });
     call.observer.onFirstByte();
     if (res.statusCode === 200 && isEventStream(res.headers["content-type"])) {
