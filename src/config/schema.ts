@@ -1,7 +1,15 @@
 import { z } from "zod";
 
 /** Provider types this build can talk to; each has a folder under src/providers/. */
-export const PROVIDER_TYPES = ["openai", "openai-compatible", "azure", "anthropic", "gemini", "mock"] as const;
+export const PROVIDER_TYPES = [
+  "openai",
+  "openai-compatible",
+  "azure",
+  "anthropic",
+  "gemini",
+  "bedrock",
+  "mock",
+] as const;
 
 // Values that may arrive as strings through ${ENV} substitution.
 const intLike = z.union([z.number().int(), z.string().regex(/^\d+$/, "expected an integer").transform(Number)]);
@@ -73,7 +81,19 @@ export const ProviderSchema = z
       .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'expected an api-version such as "2024-10-21"')
       .optional()
       .describe("azure: the api-version query parameter (default 2024-10-21)."),
-    region: z.string().optional().describe("Where this provider serves from (used by geo routing)."),
+    aws: z
+      .object({
+        access_key_id: z.string().min(1),
+        secret_access_key: z.string().min(1),
+        session_token: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional()
+      .describe("bedrock: static AWS credentials; without them the standard AWS credential chain is used."),
+    region: z
+      .string()
+      .optional()
+      .describe("Where this provider serves from (used by geo routing); for bedrock, the AWS region (required)."),
     headers: z
       .record(z.string(), z.string())
       .default({})
@@ -88,6 +108,12 @@ export const ProviderSchema = z
   .superRefine((p, ctx) => {
     if ((p.type === "openai-compatible" || p.type === "azure") && !p.base_url) {
       ctx.addIssue({ code: "custom", path: ["base_url"], message: `expected a base_url for type ${p.type}` });
+    }
+    if (p.type === "bedrock" && !p.region) {
+      ctx.addIssue({ code: "custom", path: ["region"], message: "expected an AWS region for type bedrock" });
+    }
+    if (p.type !== "bedrock" && p.aws !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["aws"], message: "expected aws only with type bedrock" });
     }
     if (p.type !== "azure" && (p.api_version !== undefined || p.bearer_token !== undefined)) {
       const key = p.api_version !== undefined ? "api_version" : "bearer_token";

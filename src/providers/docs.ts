@@ -1,10 +1,12 @@
 import { PARAMETERS as ANTHROPIC } from "./anthropic/params.js";
+import { PARAMETERS as BEDROCK } from "./bedrock/params.js";
 import { PARAMETERS as GEMINI } from "./gemini/params.js";
 import type { ParameterTable } from "./params.js";
 
 const TABLES: [provider: string, table: ParameterTable][] = [
   ["anthropic", ANTHROPIC],
   ["gemini", GEMINI],
+  ["bedrock", BEDROCK],
 ];
 
 /** The README's parameter tables, generated from each translating provider's declarative table. */

@@ -2,6 +2,7 @@ import type { ProviderConfig, ProviderType, Timeouts } from "../config/schema.js
 import { GatewayError } from "../errors.js";
 import { anthropicProvider } from "./anthropic/index.js";
 import { azureProvider } from "./azure/index.js";
+import { bedrockProvider } from "./bedrock/index.js";
 import { geminiProvider } from "./gemini/index.js";
 import { mockProvider } from "./mock/index.js";
 import { openaiProvider } from "./openai/index.js";
@@ -14,6 +15,7 @@ const FACTORIES: Record<ProviderType, ProviderFactory> = {
   azure: azureProvider,
   anthropic: anthropicProvider,
   gemini: geminiProvider,
+  bedrock: bedrockProvider,
   mock: mockProvider,
 };
 

@@ -63,7 +63,9 @@ describe("tollgate CLI", () => {
     const r = run(["--config", file]);
     expect(await r.exited).toBe(2);
     expect(r.stderr).toContain(`${file}: providers.p.type (line 3): `);
-    expect(r.stderr).toContain('expected one of "openai"|"openai-compatible"|"azure"|"anthropic"|"gemini"|"mock"');
+    expect(r.stderr).toContain(
+      'expected one of "openai"|"openai-compatible"|"azure"|"anthropic"|"gemini"|"bedrock"|"mock"',
+    );
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 

@@ -1,0 +1,54 @@
+import type { ParameterTable } from "../params.js";
+
+/**
+ * How each OpenAI chat-completions field reaches Bedrock's Converse API. Fields not listed here are dropped
+ * with a warning, so a new OpenAI parameter is never silently mistranslated.
+ */
+export const PARAMETERS: ParameterTable = {
+  model: { status: "supported", note: "replaced by the deployment's upstream model (the Bedrock modelId)" },
+  messages: {
+    status: "renamed",
+    native: "messages, system",
+    note: "system/developer go to `system`; tool results become `toolResult` blocks in a user turn; same-role turns merged; images as data URLs only",
+  },
+  stream: { status: "supported", note: "served by ConverseStream" },
+  stream_options: { status: "supported", note: "include_usage is served by the gateway; usage is always read" },
+  max_tokens: { status: "renamed", native: "inferenceConfig.maxTokens" },
+  max_completion_tokens: { status: "renamed", native: "inferenceConfig.maxTokens", note: "wins over max_tokens" },
+  temperature: { status: "renamed", native: "inferenceConfig.temperature" },
+  top_p: { status: "renamed", native: "inferenceConfig.topP" },
+  stop: { status: "renamed", native: "inferenceConfig.stopSequences", note: "a string becomes a one-element array" },
+  tools: {
+    status: "renamed",
+    native: "toolConfig.tools",
+    note: "function tools only: toolSpec {name, description, inputSchema.json}",
+  },
+  tool_choice: {
+    status: "renamed",
+    native: "toolConfig.toolChoice",
+    note: "auto -> auto, required -> any, a named function -> tool; none omits toolConfig",
+  },
+  n: { status: "rejected", note: "only n = 1: Converse returns one choice" },
+  parallel_tool_calls: { status: "dropped", note: "Converse has no switch for it" },
+  response_format: { status: "dropped", note: "Converse has no JSON mode (type text is a no-op)" },
+  user: { status: "dropped" },
+  logprobs: { status: "dropped" },
+  top_logprobs: { status: "dropped" },
+  presence_penalty: { status: "dropped" },
+  frequency_penalty: { status: "dropped" },
+  seed: { status: "dropped" },
+  logit_bias: { status: "dropped" },
+  service_tier: { status: "dropped" },
+  store: { status: "dropped" },
+  metadata: { status: "dropped", note: "OpenAI's stored-completion tags" },
+  modalities: { status: "dropped" },
+  audio: { status: "dropped" },
+  prediction: { status: "dropped" },
+  reasoning_effort: { status: "dropped" },
+  verbosity: { status: "dropped" },
+  web_search_options: { status: "dropped" },
+  prompt_cache_key: { status: "dropped" },
+  safety_identifier: { status: "dropped" },
+  functions: { status: "dropped", note: "legacy; use tools" },
+  function_call: { status: "dropped", note: "legacy; use tool_choice" },
+};
