@@ -95,8 +95,9 @@ async function relayToNode(stream: RelayStream, res: NodeResponse, status: numbe
   res[RELAYED] = stream;
   res.once("close", cancelIfUnfinished);
   try {
+    // Headers leave with the first chunk, as a bare proxy sends them: flushing them alone cost a syscall per
+    // stream, and the upstream's first chunk (the role delta) follows its headers at once.
     res.writeHead(status, headers);
-    res.flushHeaders(); // the client learns the stream started before the first token
     for await (const chunk of stream.chunks) {
       if (res.destroyed) return;
       const out = stream.onChunk(chunk);
