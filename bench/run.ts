@@ -9,6 +9,7 @@ import { Client } from "undici";
 import {
   anthropicReq,
   BODY,
+  bedrockReq,
   geminiReq,
   type LoadRun,
   loadRun,
@@ -64,6 +65,7 @@ const PLAN = {
   /** Upstream model names the Anthropic and Gemini mocks answer normally (see bench/routes.bench.yaml). */
   anthropicModel: "claude-3-5-sonnet-latest",
   geminiModel: "gemini-2.0-flash",
+  bedrockModel: "anthropic.claude-3-5-sonnet-20240620-v1:0",
   /** Target for what translating adds over the OpenAI pass-through, p50 at one connection. */
   translationMaxMs: 0.1,
 };
@@ -117,6 +119,10 @@ async function main(): Promise<number> {
     readStdout: true,
   });
   const geminiPort = await readPort(geminiMock);
+  const bedrockMock = spawnNode("bedrock mock", ["--import", "tsx", "test/mocks/serve-native.ts", "bedrock"], {
+    readStdout: true,
+  });
+  const bedrockPort = await readPort(bedrockMock);
   const tollgatePort = await freePort();
   // stdout (one log line per request) is discarded: the bench measures the gateway, not the terminal.
   const tollgate = spawnNode(
@@ -127,11 +133,12 @@ async function main(): Promise<number> {
         BENCH_UPSTREAM_PORT: String(mockPort),
         BENCH_ANTHROPIC_PORT: String(anthropicPort),
         BENCH_GEMINI_PORT: String(geminiPort),
+        BENCH_BEDROCK_PORT: String(bedrockPort),
       },
       readStdout: false,
     },
   );
-  const procs: Proc[] = [mock, bare, hono, tollgate, anthropicMock, geminiMock];
+  const procs: Proc[] = [mock, bare, hono, tollgate, anthropicMock, geminiMock, bedrockMock];
   const targets: Target[] = [
     { name: "direct", origin: mockOrigin, proxy: undefined },
     { name: "bare", origin: `http://127.0.0.1:${barePort}`, proxy: bare },
@@ -143,10 +150,11 @@ async function main(): Promise<number> {
     openai: mockOrigin,
     anthropic: `http://127.0.0.1:${anthropicPort}`,
     gemini: `http://127.0.0.1:${geminiPort}`,
+    bedrock: `http://127.0.0.1:${bedrockPort}`,
     tollgate: `http://127.0.0.1:${tollgatePort}`,
     tollgateProc: tollgate,
   });
-  const ownProc = { openai: mock, anthropic: anthropicMock, gemini: geminiMock };
+  const ownProc = { openai: mock, anthropic: anthropicMock, gemini: geminiMock, bedrock: bedrockMock };
   for (const t of translationTargets) {
     const upstream = t.name.split(/->| /).at(-1) as keyof typeof ownProc;
     await waitReady(t.proxy ?? ownProc[upstream], () => checkTranslation(t));
@@ -203,6 +211,7 @@ function makeTranslationTargets(o: {
   openai: string;
   anthropic: string;
   gemini: string;
+  bedrock: string;
   tollgate: string;
   tollgateProc: Proc;
 }): TranslationTarget[] {
@@ -243,6 +252,21 @@ function makeTranslationTargets(o: {
       },
     },
     "tollgate->gemini": viaTollgate("bench-gemini"),
+    "direct bedrock": {
+      origin: o.bedrock,
+      proxy: undefined,
+      req: (stream) => bedrockReq(PLAN.bedrockModel, stream),
+      expect: {
+        json: (body) =>
+          Boolean(
+            (JSON.parse(body) as { output?: { message?: { content?: { text?: string }[] } } }).output?.message
+              ?.content?.[0]?.text,
+          ),
+        // The binary event stream, read as text: its JSON payloads and event-type headers show through.
+        sse: (text) => text.includes("contentBlockDelta") && text.includes("messageStop"),
+      },
+    },
+    "tollgate->bedrock": viaTollgate("bench-bedrock"),
   };
   return TRANSLATION_TARGETS.map((name) => ({ name, ...byName[name] }));
 }

@@ -74,6 +74,25 @@ export function geminiReq(model: string, stream: boolean): Req {
   };
 }
 
+/** The same request in Bedrock's Converse API (POST /model/{id}/converse or converse-stream; the mock takes it unsigned). */
+export function bedrockReq(model: string, stream: boolean): Req {
+  const body = {
+    system: [{ text: SYSTEM }],
+    messages: [{ role: "user", content: [{ text: USER }] }],
+    inferenceConfig: { temperature: TRANSLATION.temperature, maxTokens: TRANSLATION.maxTokens },
+  };
+  return {
+    path: `/model/${encodeURIComponent(model)}/${stream ? "converse-stream" : "converse"}`,
+    // The mock checks only that a SigV4 header is there, not the signature.
+    headers: {
+      "content-type": "application/json",
+      authorization:
+        "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20261125/us-east-1/bedrock/aws4_request, SignedHeaders=host, Signature=0",
+    },
+    body: JSON.stringify(body),
+  };
+}
+
 export interface Target {
   name: string;
   origin: string;

@@ -18,9 +18,11 @@ export const TRANSLATION_TARGETS = [
   "tollgate->anthropic",
   "direct gemini",
   "tollgate->gemini",
+  "direct bedrock",
+  "tollgate->bedrock",
 ] as const;
 export type TranslationTargetName = (typeof TRANSLATION_TARGETS)[number];
-export const PROVIDERS = ["anthropic", "gemini"] as const;
+export const PROVIDERS = ["anthropic", "gemini", "bedrock"] as const;
 export type Provider = (typeof PROVIDERS)[number];
 export type TranslationSeq = Record<
   "translation latency 1conn" | "translation ttfb 1conn",
