@@ -13,6 +13,27 @@ export interface ParameterRule {
 /** How each OpenAI chat-completions field reaches a provider: the data the README's tables come from. */
 export type ParameterTable = Readonly<Record<string, ParameterRule>>;
 
+/**
+ * OpenAI fields that none of the translating providers has an equivalent for: each table starts from these
+ * (dropped, named in the warning) and overrides what it maps or explains differently.
+ */
+export const OPENAI_ONLY: ParameterTable = Object.fromEntries(
+  [
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+    "service_tier",
+    "store",
+    "metadata",
+    "modalities",
+    "prediction",
+    "reasoning_effort",
+    "verbosity",
+    "prompt_cache_key",
+    "safety_identifier",
+  ].map((field) => [field, { status: "dropped" }]),
+);
+
 /** Values that ask for nothing (OpenAI's defaults), so they need no warning and no rejection. */
 function isInert(field: string, value: unknown): boolean {
   if (value === null || value === undefined) return true;

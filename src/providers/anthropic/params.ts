@@ -1,10 +1,11 @@
-import type { ParameterTable } from "../params.js";
+import { OPENAI_ONLY, type ParameterTable } from "../params.js";
 
 /**
  * How each OpenAI chat-completions field reaches the Anthropic Messages API. Fields not listed here are
  * dropped with a warning, so a new OpenAI parameter is never silently mistranslated.
  */
 export const PARAMETERS: ParameterTable = {
+  ...OPENAI_ONLY,
   model: { status: "supported", note: "replaced by the deployment's upstream model" },
   messages: {
     status: "renamed",
@@ -35,23 +36,12 @@ export const PARAMETERS: ParameterTable = {
     status: "dropped",
     note: "Anthropic has no JSON mode; json_object/json_schema are dropped (type text is a no-op)",
   },
-  logprobs: { status: "dropped" },
-  top_logprobs: { status: "dropped" },
   presence_penalty: { status: "dropped" },
   frequency_penalty: { status: "dropped" },
   seed: { status: "dropped" },
-  logit_bias: { status: "dropped" },
-  service_tier: { status: "dropped" },
-  store: { status: "dropped" },
   metadata: { status: "dropped", note: "OpenAI's stored-completion tags" },
-  modalities: { status: "dropped" },
   audio: { status: "dropped" },
-  prediction: { status: "dropped" },
-  reasoning_effort: { status: "dropped" },
-  verbosity: { status: "dropped" },
   web_search_options: { status: "dropped" },
-  prompt_cache_key: { status: "dropped" },
-  safety_identifier: { status: "dropped" },
   functions: { status: "dropped", note: "legacy; use tools" },
   function_call: { status: "dropped", note: "legacy; use tool_choice" },
 };

@@ -1,10 +1,11 @@
-import type { ParameterTable } from "../params.js";
+import { OPENAI_ONLY, type ParameterTable } from "../params.js";
 
 /**
  * How each OpenAI chat-completions field reaches Gemini's generateContent. Fields not listed are dropped with a
  * warning, like the `dropped` ones: a client is told, never silently mistranslated.
  */
 export const PARAMETERS: ParameterTable = {
+  ...OPENAI_ONLY,
   model: { status: "supported", note: "in the URL path: models/{model}:generateContent" },
   messages: { status: "renamed", native: "contents, systemInstruction" },
   stream: { status: "supported", note: "selects :streamGenerateContent?alt=sse" },
@@ -27,18 +28,8 @@ export const PARAMETERS: ParameterTable = {
   tool_choice: { status: "renamed", native: "toolConfig.functionCallingConfig" },
   parallel_tool_calls: { status: "dropped", note: "Gemini has no switch for it" },
   user: { status: "dropped" },
-  logprobs: { status: "dropped" },
-  top_logprobs: { status: "dropped" },
-  logit_bias: { status: "dropped" },
-  store: { status: "dropped" },
-  metadata: { status: "dropped" },
-  service_tier: { status: "dropped" },
   reasoning_effort: { status: "dropped", note: "Gemini's thinkingConfig is not mapped" },
   modalities: { status: "dropped", note: "text output only" },
-  prediction: { status: "dropped" },
-  verbosity: { status: "dropped" },
-  prompt_cache_key: { status: "dropped" },
-  safety_identifier: { status: "dropped" },
   audio: { status: "rejected", note: "audio output is not supported through Gemini" },
   functions: { status: "rejected", note: "the legacy functions API: use tools" },
   function_call: { status: "rejected", note: "the legacy functions API: use tool_choice" },
