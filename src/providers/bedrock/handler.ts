@@ -29,13 +29,19 @@ export class UndiciHttpHandler {
     private readonly timeouts: Timeouts,
   ) {}
 
-  async handle(request: SdkRequest, options?: { abortSignal?: unknown }) {
-    const origin = `${request.protocol}//${request.hostname}${request.port ? `:${request.port}` : ""}`;
+  /** The keep-alive pool for an origin, shared with the signed JSON calls (converse.ts). */
+  poolFor(origin: string): Pool {
     let pool = this.pools.get(origin);
     if (!pool) {
       pool = createPool(origin, this.config, this.timeouts);
       this.pools.set(origin, pool);
     }
+    return pool;
+  }
+
+  async handle(request: SdkRequest, options?: { abortSignal?: unknown }) {
+    const origin = `${request.protocol}//${request.hostname}${request.port ? `:${request.port}` : ""}`;
+    const pool = this.poolFor(origin);
     const headers = { ...request.headers };
     delete headers.host; // undici sets it from the origin
     const res = await pool.request({

@@ -1,8 +1,6 @@
 import {
   BedrockRuntimeClient,
   type BedrockRuntimeClientConfig,
-  ConverseCommand,
-  type ConverseCommandOutput,
   ConverseStreamCommand,
   type ConverseStreamCommandOutput,
 } from "@aws-sdk/client-bedrock-runtime";
@@ -10,6 +8,7 @@ import type { ProviderConfig, Timeouts } from "../../config/schema.js";
 import { answerHeaders } from "../http.js";
 import { checkParameters } from "../params.js";
 import type { AbortSignalLike, ChatCall, ProviderClient, ProviderFactory, UpstreamResult } from "../types.js";
+import { SignedConverse } from "./converse.js";
 import { badAnswer, bedrockError } from "./errors.js";
 import { UndiciHttpHandler } from "./handler.js";
 import { PARAMETERS } from "./params.js";
@@ -23,6 +22,7 @@ export { PARAMETERS } from "./params.js";
 class BedrockClient implements ProviderClient {
   readonly type = "bedrock" as const;
   private readonly client: BedrockRuntimeClient;
+  private readonly converse: SignedConverse;
 
   constructor(
     readonly name: string,
@@ -30,6 +30,7 @@ class BedrockClient implements ProviderClient {
     timeouts: Timeouts,
   ) {
     const aws = config.aws;
+    const handler = new UndiciHttpHandler(config, timeouts);
     this.client = new BedrockRuntimeClient({
       region: config.region,
       ...(config.base_url ? { endpoint: config.base_url } : {}),
@@ -44,11 +45,20 @@ class BedrockClient implements ProviderClient {
         : {}),
       // The gateway retries and fails over itself; the SDK's own retries would hide that and multiply latency.
       maxAttempts: 1,
-      requestHandler: new UndiciHttpHandler(
-        config,
-        timeouts,
-      ) as unknown as BedrockRuntimeClientConfig["requestHandler"],
+      requestHandler: handler as unknown as BedrockRuntimeClientConfig["requestHandler"],
     });
+    const region = config.region as string; // the schema requires it for bedrock
+    const endpoint = config.base_url ?? `https://bedrock-runtime.${region}.amazonaws.com`;
+    const resolved = this.client.config;
+    this.converse = new SignedConverse(
+      name,
+      handler.poolFor(new URL(endpoint).origin),
+      endpoint,
+      region,
+      resolved.credentials,
+      resolved.sha256,
+      config.headers,
+    );
     const extra = config.headers;
     if (Object.keys(extra).length) {
       this.client.middlewareStack.add(
@@ -65,9 +75,9 @@ class BedrockClient implements ProviderClient {
   async chat(call: ChatCall): Promise<UpstreamResult> {
     const warning = checkParameters(call.request, PARAMETERS, "bedrock"); // a rejected field throws here
     const input = buildRequest(call.request, call.upstreamModel);
-    const link = linkAbort(call.signal);
-    const toError = (err: unknown) => bedrockError(this.name, err);
     if (call.stream) {
+      const link = linkAbort(call.signal);
+      const toError = (err: unknown) => bedrockError(this.name, err);
       let out: ConverseStreamCommandOutput;
       try {
         out = await this.client.send(new ConverseStreamCommand(input), { abortSignal: link.controller.signal });
@@ -88,17 +98,9 @@ class BedrockClient implements ProviderClient {
       const relay = new BedrockRelay(events, translator, call.observer, includeUsage, toError, abort, link.unlink);
       return { status: 200, body: relay, stream: true, headers: answerHeaders({}, warning) };
     }
-    let out: ConverseCommandOutput;
-    try {
-      out = await this.client.send(new ConverseCommand(input), { abortSignal: link.controller.signal });
-    } catch (err) {
-      throw toError(err);
-    } finally {
-      link.unlink();
-    }
-    call.observer.onFirstByte();
+    const { output: out, requestId } = await this.converse.send(input, call.signal, call.observer);
     if (!out.output?.message) throw badAnswer(this.name, "an answer without a message");
-    const id = chatId(out.$metadata.requestId, call.requestId);
+    const id = chatId(requestId, call.requestId);
     const created = Math.floor(Date.now() / 1000);
     const { completion, usage } = toChatCompletion(out, id, call.upstreamModel, created);
     call.observer.onUsage(usage);
