@@ -14,7 +14,7 @@ import { type BedrockMock, MOCK_TEXT, REQUEST_ID, startBedrockMock } from "../mo
 let mock: BedrockMock;
 let gw: TestGateway;
 let client: OpenAI;
-const ACCESS_KEY = "AKIATESTEXAMPLE00001";
+const ACCESS_KEY = "TESTKEYIDNOTREAL";
 const MODEL = "anthropic.claude-3-haiku-20240307-v1:0";
 const last = () => mock.requests.at(-1) as BedrockMock["requests"][number];
 const hello = [{ role: "user" as const, content: "Hello" }];
