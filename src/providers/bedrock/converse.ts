@@ -32,12 +32,14 @@ export class SignedConverse {
 
   async send(
     input: ConverseCommandInput,
+    /** Whether the input holds image bytes; without them JSON.stringify needs no replacer (cheaper). */
+    withBlobs: boolean,
     signal: AbortSignalLike | undefined,
     observer: { onFirstByte(): void },
   ): Promise<{ output: ConverseCommandOutput; requestId: string | undefined }> {
     const { modelId, ...rest } = input;
     const path = `${this.origin.pathname.replace(/\/+$/, "")}/model/${encodeURIComponent(modelId as string)}/converse`;
-    const body = JSON.stringify(rest, bytesAsBase64);
+    const body = withBlobs ? JSON.stringify(rest, bytesAsBase64) : JSON.stringify(rest);
     const signed = await this.signer.sign({
       method: "POST",
       protocol: this.origin.protocol,

@@ -98,7 +98,12 @@ class BedrockClient implements ProviderClient {
       const relay = new BedrockRelay(events, translator, call.observer, includeUsage, toError, abort, link.unlink);
       return { status: 200, body: relay, stream: true, headers: answerHeaders({}, warning) };
     }
-    const { output: out, requestId } = await this.converse.send(input, call.signal, call.observer);
+    const { output: out, requestId } = await this.converse.send(
+      input,
+      mayHoldImages(call.rawBody),
+      call.signal,
+      call.observer,
+    );
     if (!out.output?.message) throw badAnswer(this.name, "an answer without a message");
     const id = chatId(requestId, call.requestId);
     const created = Math.floor(Date.now() / 1000);
@@ -111,6 +116,11 @@ class BedrockClient implements ProviderClient {
     this.client.destroy(); // closes the kept-alive sockets
     return Promise.resolve();
   }
+}
+
+/** An image part needs its key spelt out in the client's JSON (or hidden behind a \u escape). */
+function mayHoldImages(rawBody: string): boolean {
+  return rawBody.includes('"image_url"') || rawBody.includes("\\u");
 }
 
 /**
