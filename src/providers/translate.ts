@@ -1,5 +1,6 @@
 import { createParser, type EventSourceMessage, type EventSourceParser } from "eventsource-parser";
 import { GatewayError } from "../errors.js";
+import type { ChunkEnvelope } from "../openai/chunks.js";
 import type { Usage } from "../openai/schema.js";
 import { DONE_FRAME, sseErrorFrame } from "../openai/sse.js";
 import type { RelayStream, StreamOutcome, UpstreamObserver } from "./types.js";
@@ -10,8 +11,8 @@ export interface StreamTranslator {
   onEvent(event: EventSourceMessage): object[] | undefined;
   /** The usage reported so far, if any: recorded always, sent as the last chunk only when the client asked. */
   usage(): Usage | undefined;
-  /** The final usage chunk (OpenAI's shape: `choices: []` and `usage`), built from usage(). */
-  usageChunk(usage: Usage): object;
+  /** The id, created and model the translator's chunks carry: the usage chunk shares them. */
+  readonly envelope: ChunkEnvelope;
 }
 
 type UpstreamBody = AsyncIterable<Uint8Array> & { destroy(err?: Error): unknown };
@@ -57,7 +58,7 @@ export class TranslatingRelay implements RelayStream {
     if (usage) this.observer.onUsage(usage);
     let tail = this.out;
     this.out = "";
-    if (usage && this.includeUsage) tail += `data: ${JSON.stringify(this.translator.usageChunk(usage))}\n\n`;
+    if (usage && this.includeUsage) tail += `data: ${JSON.stringify(this.translator.envelope.usage(usage))}\n\n`;
     this.end("completed");
     return tail === "" ? DONE_FRAME : encoder.encode(`${tail}data: [DONE]\n\n`);
   }

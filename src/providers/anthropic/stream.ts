@@ -1,4 +1,5 @@
 import type { EventSourceMessage } from "eventsource-parser";
+import { ChunkEnvelope } from "../../openai/chunks.js";
 import type { Usage } from "../../openai/schema.js";
 import type { StreamTranslator } from "../translate.js";
 import { anthropicStreamError, badAnswer } from "./errors.js";
@@ -18,9 +19,7 @@ type Delta = Record<string, unknown>;
 
 /** Turns Anthropic's SSE events into OpenAI chat.completion.chunk objects with one id, created and model. */
 export class AnthropicStreamTranslator implements StreamTranslator {
-  private id = chatId(undefined);
-  private model: string;
-  private readonly created = Math.floor(Date.now() / 1000);
+  readonly envelope: ChunkEnvelope;
   private native: NativeUsage | undefined;
   /** Anthropic's block index -> OpenAI's tool-call index (tool_use blocks counted, text blocks not). */
   private readonly toolIndex = new Map<number, number>();
@@ -30,7 +29,7 @@ export class AnthropicStreamTranslator implements StreamTranslator {
     private readonly provider: string,
     upstreamModel: string,
   ) {
-    this.model = upstreamModel;
+    this.envelope = new ChunkEnvelope(chatId(undefined), upstreamModel);
   }
 
   onEvent(event: EventSourceMessage): object[] | undefined {
@@ -45,8 +44,8 @@ export class AnthropicStreamTranslator implements StreamTranslator {
     switch (e.type ?? event.event) {
       case "message_start": {
         const m = e.message ?? {};
-        if (m.id) this.id = chatId(m.id);
-        if (m.model) this.model = m.model;
+        if (m.id) this.envelope.id = chatId(m.id);
+        if (m.model) this.envelope.model = m.model;
         this.native = { ...m.usage };
         return [this.chunk({ role: "assistant", content: "" })];
       }
@@ -67,17 +66,6 @@ export class AnthropicStreamTranslator implements StreamTranslator {
 
   usage(): Usage | undefined {
     return this.native ? usageOf(this.native) : undefined;
-  }
-
-  usageChunk(usage: Usage): object {
-    return {
-      id: this.id,
-      object: "chat.completion.chunk",
-      created: this.created,
-      model: this.model,
-      choices: [],
-      usage,
-    };
   }
 
   private blockStart(e: StreamEvent): object[] | undefined {
@@ -102,13 +90,7 @@ export class AnthropicStreamTranslator implements StreamTranslator {
   }
 
   private chunk(delta: Delta, finish: FinishReason | null = null): object {
-    return {
-      id: this.id,
-      object: "chat.completion.chunk",
-      created: this.created,
-      model: this.model,
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-    };
+    return this.envelope.choice(delta, finish);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { ConverseStreamOutput } from "@aws-sdk/client-bedrock-runtime";
 import type { GatewayError } from "../../errors.js";
+import { ChunkEnvelope } from "../../openai/chunks.js";
 import type { Usage } from "../../openai/schema.js";
 import { DONE_FRAME, sseErrorFrame } from "../../openai/sse.js";
 import type { RelayStream, StreamOutcome, UpstreamObserver } from "../types.js";
@@ -10,16 +11,15 @@ type Delta = Record<string, unknown>;
 
 /** Turns ConverseStream events into OpenAI chat.completion.chunk objects, all with one id, created and model. */
 export class BedrockStreamTranslator {
-  private readonly created = Math.floor(Date.now() / 1000);
+  readonly envelope: ChunkEnvelope;
   private native: Usage | undefined;
   /** Bedrock's content block index -> OpenAI's tool-call index (tool blocks counted, text blocks not). */
   private readonly toolIndex = new Map<number, number>();
   private toolCount = 0;
 
-  constructor(
-    private readonly id: string,
-    private readonly model: string,
-  ) {}
+  constructor(id: string, model: string) {
+    this.envelope = new ChunkEnvelope(id, model);
+  }
 
   onEvent(e: ConverseStreamOutput): object[] | undefined {
     if (e.messageStart) return [this.chunk({ role: "assistant", content: "" })];
@@ -48,25 +48,8 @@ export class BedrockStreamTranslator {
     return this.native;
   }
 
-  usageChunk(usage: Usage): object {
-    return {
-      id: this.id,
-      object: "chat.completion.chunk",
-      created: this.created,
-      model: this.model,
-      choices: [],
-      usage,
-    };
-  }
-
   private chunk(delta: Delta, finish: FinishReason | null = null): object {
-    return {
-      id: this.id,
-      object: "chat.completion.chunk",
-      created: this.created,
-      model: this.model,
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-    };
+    return this.envelope.choice(delta, finish);
   }
 }
 
@@ -114,7 +97,7 @@ export class BedrockRelay implements RelayStream {
     const usage = this.recordUsage();
     this.end("completed");
     if (!usage || !this.includeUsage) return DONE_FRAME;
-    return encoder.encode(`data: ${JSON.stringify(this.translator.usageChunk(usage))}\n\ndata: [DONE]\n\n`);
+    return encoder.encode(`data: ${JSON.stringify(this.translator.envelope.usage(usage))}\n\ndata: [DONE]\n\n`);
   }
 
   onError(err: unknown): Uint8Array {

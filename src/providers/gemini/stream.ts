@@ -1,4 +1,5 @@
 import type { EventSourceMessage } from "eventsource-parser";
+import { ChunkEnvelope } from "../../openai/chunks.js";
 import type { Usage } from "../../openai/schema.js";
 import type { StreamTranslator } from "../translate.js";
 import { geminiError } from "./errors.js";
@@ -11,8 +12,8 @@ import { finishReason, textOfParts, throwIfBlocked, toolCallsOf, toUsage } from 
  * delta with its id, name and full arguments. usageMetadata is a running total: the last one counts.
  */
 export class GeminiStreamTranslator implements StreamTranslator {
-  private id: string | undefined;
-  private readonly created = Math.floor(Date.now() / 1000);
+  readonly envelope: ChunkEnvelope;
+  private started = false;
   private last: Usage | undefined;
   private calls = 0;
   /** Per choice index: tool calls sent so far (for their delta index); present once the role chunk went out. */
@@ -20,18 +21,21 @@ export class GeminiStreamTranslator implements StreamTranslator {
 
   constructor(
     private readonly provider: string,
-    private readonly model: string,
+    model: string,
     private readonly fallbackId: string,
-  ) {}
+  ) {
+    this.envelope = new ChunkEnvelope(`chatcmpl-${fallbackId}`, model);
+  }
 
   onEvent(event: EventSourceMessage): object[] | undefined {
     if (event.data === "" || event.data === "[DONE]") return undefined;
     const res = JSON.parse(event.data) as GeminiResponse;
     if (res.error) throw geminiError(this.provider, res.error.code ?? 500, res.error);
     if (res.usageMetadata) this.last = toUsage(res.usageMetadata);
-    if (this.id === undefined) {
+    if (!this.started) {
+      this.started = true;
       throwIfBlocked(this.provider, res); // only the first event can refuse the prompt outright
-      this.id = `chatcmpl-${res.responseId ?? this.fallbackId}`;
+      this.envelope.id = `chatcmpl-${res.responseId ?? this.fallbackId}`;
     }
     const out: object[] = [];
     (res.candidates ?? []).forEach((candidate, i) => {
@@ -63,24 +67,7 @@ export class GeminiStreamTranslator implements StreamTranslator {
     return this.last;
   }
 
-  usageChunk(usage: Usage): object {
-    return {
-      id: this.id,
-      object: "chat.completion.chunk",
-      created: this.created,
-      model: this.model,
-      choices: [],
-      usage,
-    };
-  }
-
   private chunk(index: number, delta: object, finish: string | null): object {
-    return {
-      id: this.id,
-      object: "chat.completion.chunk",
-      created: this.created,
-      model: this.model,
-      choices: [{ index, delta, logprobs: null, finish_reason: finish }],
-    };
+    return this.envelope.choice(delta, finish, index);
   }
 }
