@@ -61,3 +61,24 @@ export interface Usage {
   prompt_tokens_details?: { cached_tokens?: number } | null;
   completion_tokens_details?: { reasoning_tokens?: number } | null;
 }
+
+/** A tool call in an assistant message (what translating providers produce from native tool use). */
+export interface ToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
+
+/**
+ * OpenAI's usage from the counts native APIs report apart: OpenAI's prompt_tokens include cache reads and
+ * writes, with the reads also given as cached_tokens.
+ */
+export function usageFrom(counts: { input: number; cacheRead: number; cacheWrite: number; output: number }): Usage {
+  const prompt = counts.input + counts.cacheRead + counts.cacheWrite;
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: counts.output,
+    total_tokens: prompt + counts.output,
+    prompt_tokens_details: { cached_tokens: counts.cacheRead },
+  };
+}

@@ -1,4 +1,4 @@
-import type { Usage } from "../../openai/schema.js";
+import { type ToolCall, type Usage, usageFrom } from "../../openai/schema.js";
 
 // The Messages API answer, as much of it as Tollgate reads.
 export interface NativeUsage {
@@ -40,27 +40,18 @@ export function finishReason(stop: string | null | undefined): FinishReason {
 
 /** OpenAI counts cached and cache-written input in prompt_tokens; Anthropic reports them apart. */
 export function usageOf(u: NativeUsage): Usage {
-  const cached = u.cache_read_input_tokens ?? 0;
-  const prompt = (u.input_tokens ?? 0) + cached + (u.cache_creation_input_tokens ?? 0);
-  const completion = u.output_tokens ?? 0;
-  return {
-    prompt_tokens: prompt,
-    completion_tokens: completion,
-    total_tokens: prompt + completion,
-    prompt_tokens_details: { cached_tokens: cached },
-  };
-}
-
-export interface OpenAIToolCall {
-  id: string;
-  type: "function";
-  function: { name: string; arguments: string };
+  return usageFrom({
+    input: u.input_tokens ?? 0,
+    cacheRead: u.cache_read_input_tokens ?? 0,
+    cacheWrite: u.cache_creation_input_tokens ?? 0,
+    output: u.output_tokens ?? 0,
+  });
 }
 
 /** A chat.completion object for a Messages API answer. */
 export function toChatCompletion(answer: NativeMessageAnswer, created: number) {
   let text: string | null = null;
-  const toolCalls: OpenAIToolCall[] = [];
+  const toolCalls: ToolCall[] = [];
   for (const block of answer.content) {
     if (block.type === "text") text = (text ?? "") + (block as { text: string }).text;
     else if (block.type === "tool_use") {

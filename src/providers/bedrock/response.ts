@@ -1,5 +1,5 @@
 import type { ConverseCommandOutput, TokenUsage } from "@aws-sdk/client-bedrock-runtime";
-import type { Usage } from "../../openai/schema.js";
+import { type ToolCall, type Usage, usageFrom } from "../../openai/schema.js";
 
 export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter";
 
@@ -19,27 +19,18 @@ export function finishReason(stop: string | undefined): FinishReason {
 
 /** Bedrock's inputTokens exclude cache reads; OpenAI's prompt_tokens include them, with cached_tokens apart. */
 export function usageOf(u: TokenUsage | undefined): Usage {
-  const cached = u?.cacheReadInputTokens ?? 0;
-  const prompt = (u?.inputTokens ?? 0) + cached + (u?.cacheWriteInputTokens ?? 0);
-  const completion = u?.outputTokens ?? 0;
-  return {
-    prompt_tokens: prompt,
-    completion_tokens: completion,
-    total_tokens: prompt + completion,
-    prompt_tokens_details: { cached_tokens: cached },
-  };
-}
-
-export interface OpenAIToolCall {
-  id: string;
-  type: "function";
-  function: { name: string; arguments: string };
+  return usageFrom({
+    input: u?.inputTokens ?? 0,
+    cacheRead: u?.cacheReadInputTokens ?? 0,
+    cacheWrite: u?.cacheWriteInputTokens ?? 0,
+    output: u?.outputTokens ?? 0,
+  });
 }
 
 /** A chat.completion object for a Converse answer. */
 export function toChatCompletion(out: ConverseCommandOutput, id: string, model: string, created: number) {
   let text: string | null = null;
-  const toolCalls: OpenAIToolCall[] = [];
+  const toolCalls: ToolCall[] = [];
   for (const block of out.output?.message?.content ?? []) {
     if (block.text !== undefined) text = (text ?? "") + block.text;
     else if (block.toolUse) {

@@ -1,4 +1,4 @@
-import type { Usage } from "../../openai/schema.js";
+import type { ToolCall, Usage } from "../../openai/schema.js";
 import { blockedPrompt } from "./errors.js";
 import type { GeminiCandidate, GeminiPart, GeminiResponse, GeminiUsage } from "./native.js";
 
@@ -43,15 +43,9 @@ export function textOfParts(parts: GeminiPart[] | undefined): string {
   return text;
 }
 
-export interface OpenAIToolCall {
-  id: string;
-  type: "function";
-  function: { name: string; arguments: string };
-}
-
 /** Gemini gives function calls no id: `call_<n>`, numbered in answer order, is stable for stream and JSON alike. */
-export function toolCallsOf(parts: GeminiPart[] | undefined, next: () => number): OpenAIToolCall[] {
-  const calls: OpenAIToolCall[] = [];
+export function toolCallsOf(parts: GeminiPart[] | undefined, next: () => number): ToolCall[] {
+  const calls: ToolCall[] = [];
   for (const part of parts ?? []) {
     if (!part.functionCall) continue;
     calls.push({
