@@ -132,8 +132,12 @@ export function upstreamHttpError(
   });
 }
 
+/** SSE, or AWS's binary event stream (Bedrock's ConverseStream). */
 export function isEventStream(contentType: string | string[] | undefined): boolean {
-  return typeof contentType === "string" && contentType.startsWith("text/event-stream");
+  return (
+    typeof contentType === "string" &&
+    (contentType.startsWith("text/event-stream") || contentType.startsWith("application/vnd.amazon.eventstream"))
+  );
 }
 
 export interface BufferedResponse {

@@ -5,26 +5,47 @@ import type { Usage } from "../openai/schema.js";
 import { DONE_FRAME, sseErrorFrame } from "../openai/sse.js";
 import type { RelayStream, StreamOutcome, UpstreamObserver } from "./types.js";
 
-/** A provider's native stream, one SSE event at a time, turned into OpenAI chat.completion.chunk objects. */
-export interface StreamTranslator {
+/** A provider's native stream, one event at a time, turned into OpenAI chat.completion.chunk objects. */
+export interface StreamTranslator<E = EventSourceMessage> {
   /** The OpenAI chunks (objects, serialised by the relay) for one native event; none is fine. Throw a GatewayError for a native error event. */
-  onEvent(event: EventSourceMessage): object[] | undefined;
+  onEvent(event: E): object[] | undefined;
   /** The usage reported so far, if any: recorded always, sent as the last chunk only when the client asked. */
   usage(): Usage | undefined;
   /** The id, created and model the translator's chunks carry: the usage chunk shares them. */
   readonly envelope: ChunkEnvelope;
 }
 
+/** Cuts a native byte stream into events: SSE for most providers, AWS's binary event stream for Bedrock. */
+export interface NativeEventReader<E> {
+  /** Calls onEvent for every event the bytes complete; throws when the bytes cannot be read. */
+  feed(chunk: Uint8Array, onEvent: (event: E) => void): void;
+}
+
+/** Server-sent events, parsed by eventsource-parser. */
+export class SseReader implements NativeEventReader<EventSourceMessage> {
+  private readonly decoder = new TextDecoder();
+  private readonly parser: EventSourceParser;
+  private emit: (event: EventSourceMessage) => void = () => {};
+
+  constructor() {
+    this.parser = createParser({ onEvent: (event) => this.emit(event) });
+  }
+
+  feed(chunk: Uint8Array, onEvent: (event: EventSourceMessage) => void): void {
+    this.emit = onEvent;
+    this.parser.feed(this.decoder.decode(chunk, { stream: true }));
+  }
+}
+
 type UpstreamBody = AsyncIterable<Uint8Array> & { destroy(err?: Error): unknown };
 const encoder = new TextEncoder();
 
 /**
- * Relays a native SSE stream as OpenAI's: each upstream chunk is parsed into events, each event translated,
+ * Relays a native stream as OpenAI's SSE: each upstream chunk is read into events, each event translated,
  * and the resulting chunks sent as they come; `data: [DONE]` closes it. Shared by every translating provider.
  */
-export class TranslatingRelay implements RelayStream {
-  private readonly parser: EventSourceParser;
-  private readonly decoder = new TextDecoder();
+export class TranslatingRelay<E = EventSourceMessage> implements RelayStream {
+  private readonly onEvent = (event: E) => this.translate(event);
   private out = "";
   private failure: GatewayError | undefined;
   private first = true;
@@ -32,20 +53,25 @@ export class TranslatingRelay implements RelayStream {
 
   constructor(
     readonly chunks: UpstreamBody,
-    private readonly translator: StreamTranslator,
+    private readonly reader: NativeEventReader<E>,
+    private readonly translator: StreamTranslator<E>,
     private readonly observer: UpstreamObserver,
     private readonly includeUsage: boolean,
     private readonly toGatewayError: (err: unknown) => GatewayError,
-  ) {
-    this.parser = createParser({ onEvent: (event) => this.translate(event) });
-  }
+  ) {}
 
   onChunk(chunk: Uint8Array): Uint8Array | undefined {
     if (this.first) {
       this.first = false;
       this.observer.onFirstByte();
     }
-    this.parser.feed(this.decoder.decode(chunk, { stream: true }));
+    if (this.failure === undefined) {
+      try {
+        this.reader.feed(chunk, this.onEvent);
+      } catch (err) {
+        this.failure = this.asGatewayError(err);
+      }
+    }
     if (this.failure) throw this.failure; // becomes the final error frame through onError
     if (this.out === "") return undefined;
     const bytes = encoder.encode(this.out);
@@ -87,7 +113,7 @@ export class TranslatingRelay implements RelayStream {
     this.chunks.destroy();
   }
 
-  private translate(event: EventSourceMessage): void {
+  private translate(event: E): void {
     if (this.failure) return;
     try {
       const chunks = this.translator.onEvent(event);

@@ -4,7 +4,7 @@ import type { GatewayError } from "../../errors.js";
 import { answerHeaders, createPool, sendUpstream, transportError } from "../http.js";
 import { baseHeaders } from "../openai/index.js";
 import { checkParameters } from "../params.js";
-import { TranslatingRelay } from "../translate.js";
+import { SseReader, TranslatingRelay } from "../translate.js";
 import type { ChatCall, ProviderClient, ProviderFactory, UpstreamResult } from "../types.js";
 import { anthropicHttpError, badAnswer } from "./errors.js";
 import { PARAMETERS } from "./params.js";
@@ -54,7 +54,14 @@ class AnthropicClient implements ProviderClient {
     if (res.kind === "events") {
       const translator = new AnthropicStreamTranslator(this.name, call.upstreamModel);
       const includeUsage = call.request.stream_options?.include_usage === true;
-      const relay = new TranslatingRelay(res.body, translator, call.observer, includeUsage, this.toError);
+      const relay = new TranslatingRelay(
+        res.body,
+        new SseReader(),
+        translator,
+        call.observer,
+        includeUsage,
+        this.toError,
+      );
       return { status: 200, body: relay, stream: true, headers: answerHeaders(res.headers, warning) };
     }
     const text = res.body.toString("utf8");

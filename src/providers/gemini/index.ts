@@ -3,7 +3,7 @@ import type { ProviderConfig, Timeouts } from "../../config/schema.js";
 import type { GatewayError } from "../../errors.js";
 import { answerHeaders, type BufferedResponse, createPool, sendUpstream, transportError } from "../http.js";
 import { checkParameters } from "../params.js";
-import { TranslatingRelay } from "../translate.js";
+import { SseReader, TranslatingRelay } from "../translate.js";
 import type { ChatCall, ProviderClient, ProviderFactory, UpstreamResult } from "../types.js";
 import { httpError } from "./errors.js";
 import type { GeminiResponse } from "./native.js";
@@ -56,7 +56,14 @@ class GeminiClient implements ProviderClient {
     if (res.kind === "events") {
       const translator = new GeminiStreamTranslator(this.name, call.upstreamModel, call.requestId);
       const includeUsage = call.request.stream_options?.include_usage === true;
-      const relay = new TranslatingRelay(res.body, translator, call.observer, includeUsage, this.toError);
+      const relay = new TranslatingRelay(
+        res.body,
+        new SseReader(),
+        translator,
+        call.observer,
+        includeUsage,
+        this.toError,
+      );
       return { status: 200, body: relay, stream: true, headers: answerHeaders(res.headers, warning) };
     }
     // A whole answer, also when a stream was asked for and an upstream proxy answered in JSON.
