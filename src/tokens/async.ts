@@ -2,7 +2,7 @@ import type { ChatCompletionRequest } from "../openai/schema.js";
 import { countParts, type PromptTokenCount, promptParts } from "./prompt.js";
 import type { TokenWorkerPool } from "./worker-pool.js";
 
-// Encoding runs at ~1 µs per token (~4 chars) on this machine: 16k chars is ~4 ms inline, the most we let one
+// Encoding runs at ~1-1.5 µs per token (~4 chars) on this machine: 16k chars is ~4-6 ms inline, the most we let one
 // request hold the event loop. Bigger prompts go to the worker (a 100k-token prompt takes ~100-170 ms).
 export const INLINE_CHAR_LIMIT = 16_000;
 

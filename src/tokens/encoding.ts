@@ -38,10 +38,35 @@ export function preloadEncoders(names: EncodingName[] = ["o200k_base", "cl100k_b
   for (const name of names) getEncoder(name);
 }
 
+// js-tiktoken's encode() costs ~10-30 µs per call before the first token (it rebuilds its special-token regex
+// and sets each time), so short texts that repeat across requests (roles, names, system prompts, tool
+// definitions) are remembered: an LRU bounded by total characters, per encoding.
+const CACHE_MAX_TEXT = 4096;
+const CACHE_MAX_CHARS = 1_000_000;
+const cached = new Map<string, number>(); // key: encoding + "\u0000" + text; Map order is the LRU order
+let cachedChars = 0;
+
 /** Tokens in plain text; special-token strings in user text are counted as text, as the API does. */
 export function countTextTokens(text: string, encoding: EncodingName): number {
   if (text.length === 0) return 0;
-  return getEncoder(encoding).encode(text, [], []).length;
+  if (text.length > CACHE_MAX_TEXT) return getEncoder(encoding).encode(text, [], []).length;
+  const key = `${encoding}\u0000${text}`;
+  const hit = cached.get(key);
+  if (hit !== undefined) {
+    cached.delete(key);
+    cached.set(key, hit);
+    return hit;
+  }
+  const tokens = getEncoder(encoding).encode(text, [], []).length;
+  cached.set(key, tokens);
+  cachedChars += key.length;
+  while (cachedChars > CACHE_MAX_CHARS) {
+    const oldest = cached.keys().next().value;
+    if (oldest === undefined) break;
+    cached.delete(oldest);
+    cachedChars -= oldest.length;
+  }
+  return tokens;
 }
 
 /** Provider prefixes ("openai/gpt-4o"), fine-tune names ("ft:gpt-4o-mini:org::id") and case do not matter. */

@@ -123,7 +123,7 @@ function addTools(parts: PromptParts, addText: (text: string) => void, tools: To
   parts.fixedTokens += TOOL_CONSTANTS.funcEnd;
 }
 
-/** Encodes the texts on this thread: ~1 µs per token (about 100 ms for 100k tokens, measured). */
+/** Encodes the texts on this thread: ~1-1.5 µs per token (100-155 ms for 100k tokens, bench/tokens.ts). */
 export function countParts(parts: PromptParts): PromptTokenCount {
   let tokens = parts.fixedTokens;
   for (const text of parts.texts) tokens += countTextTokens(text, parts.encoding);

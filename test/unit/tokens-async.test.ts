@@ -71,7 +71,8 @@ describe("countPromptTokensAsync", () => {
     expect(inline.lateMs).toBeGreaterThan(30);
     const offloaded = await maxTimerLateness(() => countPromptTokensAsync(prompt, "gpt-4o", { pool }));
     expect(offloaded.result.tokens).toBe(inline.result.tokens);
-    expect(offloaded.lateMs).toBeLessThan(10);
+    // 1.7-6.2 ms seen here with the 2 vCPUs shared by other jobs (load average ~6); the inline count: 114-295 ms.
+    expect(offloaded.lateMs).toBeLessThan(15);
   });
 
   it("falls back to counting inline when the pool is closed or broken", async () => {
