@@ -1,0 +1,13 @@
+export { type LedgerLog, type LedgerObserver, type LedgerOptions, UsageLedger } from "./ledger.js";
+export {
+  csvField,
+  listRecords,
+  queryUsage,
+  toCsv,
+  type UsageFilters,
+  type UsageGroupBy,
+  type UsageQuery,
+  type UsageSummaryRow,
+} from "./query.js";
+export { fromRow, toRow, type UsageOutcome, type UsageRecord } from "./record.js";
+export { storeSink, type UsageSink } from "./sink.js";
