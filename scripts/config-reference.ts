@@ -1,4 +1,5 @@
-// Prints the config reference table (README "Configuration reference") from the zod schema.
+// Writes the config reference table (README "Configuration reference") from the zod schema.
 import { configReference } from "../src/config/reference.js";
+import { writeReadmeSection } from "./readme-section.js";
 
-process.stdout.write(`${configReference()}\n`);
+await writeReadmeSection("config-reference", configReference());

@@ -1,4 +1,5 @@
-// Prints the providers' parameter tables (README "Parameter tables") from their declarative tables.
+// Writes the providers' parameter tables (README "Parameter tables") from their declarative tables.
 import { parameterTables } from "../src/providers/docs.js";
+import { writeReadmeSection } from "./readme-section.js";
 
-process.stdout.write(`${parameterTables()}\n`);
+await writeReadmeSection("parameter-tables", parameterTables());

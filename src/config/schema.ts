@@ -52,6 +52,52 @@ export const ServerSchema = z
       .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
       .default("info")
       .describe("pino log level; one JSON line per request at info."),
+    data_dir: z
+      .string()
+      .min(1)
+      .default(".tollgate")
+      .describe(
+        "Where the embedded state lives (usage database, spool, price cache, learned token ratios); relative to the working directory. The TOLLGATE_DATA_DIR environment variable overrides it.",
+      ),
+  })
+  .strict();
+
+export const UsageSchema = z
+  .object({
+    database_url: z
+      .string()
+      .optional()
+      .describe(
+        "Postgres URL for the usage ledger (postgres://user@host:5432/db). Unset: the DATABASE_URL environment variable, else the embedded SQLite file.",
+      ),
+    sqlite_path: z
+      .string()
+      .optional()
+      .describe('The embedded store\'s file; default <data_dir>/usage.db. ":memory:" keeps nothing.'),
+    spool_dir: z
+      .string()
+      .optional()
+      .describe("Where records wait on disk while the database is unreachable; default <data_dir>/spool."),
+    spool_max_bytes: byteSize.default(256 * 1024 ** 2).describe('Largest the spool may grow, e.g. "256mb".'),
+    flush_interval_ms: positiveMs.default(200).describe("Records are written in batches at least this often."),
+    batch_size: intLike.pipe(z.number().int().positive()).default(500).describe("A batch is written once this full."),
+  })
+  .strict();
+
+export const PredictionSchema = z
+  .object({
+    completion_quantile: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .default(0.95)
+      .describe(
+        "Without max_tokens, the completion tokens reserved are this quantile of the alias's (or key's) history.",
+      ),
+    default_completion_tokens: intLike
+      .pipe(z.number().int().positive())
+      .default(1024)
+      .describe("Completion tokens assumed before an alias has any history and the request sets no max_tokens."),
   })
   .strict();
 
@@ -81,6 +127,12 @@ export const ProviderSchema = z
       .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'expected an api-version such as "2024-10-21"')
       .optional()
       .describe("azure: the api-version query parameter (default 2024-10-21)."),
+    stream_usage: z
+      .boolean()
+      .default(true)
+      .describe(
+        "OpenAI-format upstreams: ask for usage on every stream (stream_options.include_usage) and strip it from streams whose client did not ask, so every stream's tokens are recorded. Turn off for a server that rejects stream_options.",
+      ),
     aws: z
       .object({
         access_key_id: z.string().min(1),
@@ -144,6 +196,8 @@ export const ConfigSchema = z
     models: z
       .record(z.string().min(1), AliasSchema)
       .describe("Model aliases clients ask for, each mapping to one or more deployments."),
+    usage: UsageSchema.prefault({}).describe("The usage ledger: one record per request."),
+    prediction: PredictionSchema.prefault({}).describe("Cost prediction before the call."),
   })
   .strict()
   .superRefine(
@@ -192,3 +246,5 @@ export type ProviderType = ProviderConfig["type"];
 export type DeploymentConfig = z.infer<typeof DeploymentSchema>;
 export type AliasConfig = z.infer<typeof AliasSchema>;
 export type Timeouts = z.infer<typeof TimeoutsSchema>;
+export type UsageConfig = z.infer<typeof UsageSchema>;
+export type PredictionConfig = z.infer<typeof PredictionSchema>;

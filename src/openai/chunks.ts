@@ -22,14 +22,15 @@ export class ChunkEnvelope {
     };
   }
 
-  usage(usage: Usage): object {
+  /** The closing usage chunk; `cost` (USD) goes into usage.cost when known. */
+  usage(usage: Usage, cost?: number): object {
     return {
       id: this.id,
       object: "chat.completion.chunk",
       created: this.created,
       model: this.model,
       choices: [],
-      usage,
+      usage: cost === undefined ? usage : { ...usage, cost },
     };
   }
 }

@@ -60,6 +60,8 @@ export interface Usage {
   total_tokens: number;
   prompt_tokens_details?: { cached_tokens?: number } | null;
   completion_tokens_details?: { reasoning_tokens?: number } | null;
+  /** USD, added by the gateway (the field OpenRouter uses). */
+  cost?: number;
 }
 
 /** A tool call in an assistant message (what translating providers produce from native tool use). */

@@ -32,6 +32,9 @@ export type CacheDecision = "hit" | "semantic-hit" | "miss" | "bypass";
 
 type Finalizer = (ctx: RequestContext) => void;
 
+/** Prices a usage on the context's deployment; undefined when its price is unknown. Set by the predict stage. */
+export type UsagePricer = (ctx: RequestContext, usage: Usage) => number | undefined;
+
 /**
  * One per request, shared by every stage. Stages read and write these named fields; nothing travels in
  * ad-hoc maps. All fields are set in the constructor so every context has the same shape (fast property access).
@@ -63,7 +66,9 @@ export class RequestContext implements UpstreamObserver {
   /** Headers stages add to the client's response (x-tollgate-*). */
   responseHeaders: Record<string, string> | undefined = undefined;
   usage: Usage | undefined = undefined;
+  /** The actual cost in USD, once the usage is priced. */
   costUsd: number | undefined = undefined;
+  pricer: UsagePricer | undefined = undefined;
   error: GatewayError | undefined = undefined;
   outcome: Outcome | undefined = undefined;
   status = 0;
@@ -117,6 +122,12 @@ export class RequestContext implements UpstreamObserver {
 
   onUsage(usage: Usage): void {
     this.usage = usage;
+  }
+
+  costOf(usage: Usage): number | undefined {
+    const cost = this.pricer?.(this, usage);
+    if (cost !== undefined && usage === this.usage) this.costUsd = cost;
+    return cost;
   }
 
   onStreamEnd(outcome: StreamOutcome, error?: GatewayError): void {

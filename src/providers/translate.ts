@@ -84,7 +84,10 @@ export class TranslatingRelay<E = EventSourceMessage> implements RelayStream {
     if (usage) this.observer.onUsage(usage);
     let tail = this.out;
     this.out = "";
-    if (usage && this.includeUsage) tail += `data: ${JSON.stringify(this.translator.envelope.usage(usage))}\n\n`;
+    if (usage && this.includeUsage) {
+      const chunk = this.translator.envelope.usage(usage, this.observer.costOf(usage));
+      tail += `data: ${JSON.stringify(chunk)}\n\n`;
+    }
     this.end("completed");
     return tail === "" ? DONE_FRAME : encoder.encode(`${tail}data: [DONE]\n\n`);
   }

@@ -10,6 +10,8 @@ export type StreamOutcome = "completed" | "upstream_error" | "client_abort";
 export interface UpstreamObserver {
   onFirstByte(): void;
   onUsage(usage: Usage): void;
+  /** The cost in USD of this usage on this call's deployment, when its price is known (for usage.cost). */
+  costOf(usage: Usage): number | undefined;
   /** Called once when a relayed stream ends, whatever the reason. */
   onStreamEnd(outcome: StreamOutcome, error?: GatewayError): void;
 }

@@ -128,8 +128,29 @@ describe("POST /v1/chat/completions, streaming", () => {
       Array.from({ length: 20 }, (_, i) => `tok${i} `).join(""),
     );
     expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe("stop");
-    expect(chunks.every((c) => c.usage === undefined)).toBe(true);
-    expect(lastRequest().body).toMatchObject({ model: "gpt-4o-mini", stream: true });
+    // The gateway asked the upstream for usage; the client, who did not, gets no usage chunk ("usage": null on
+    // chunks is what OpenAI itself sends then, relayed without re-serialising each chunk).
+    expect(chunks.every((c) => c.usage == null)).toBe(true);
+    expect(lastRequest().body).toMatchObject({
+      model: "gpt-4o-mini",
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+  });
+
+  it("records a stream's usage when the client did not ask for it", async () => {
+    const stream = await client.chat.completions.create(
+      { model: "chat", messages, stream: true },
+      { headers: { "x-request-id": "usage-unasked-1" } },
+    );
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+    expect(text).toContain("tok19");
+    await eventually(() =>
+      expect(gw.logs).toContainEqual(
+        expect.objectContaining({ request_id: "usage-unasked-1", prompt_tokens: 11, completion_tokens: 20 }),
+      ),
+    );
   });
 
   it("ends with a usage chunk when stream_options.include_usage is set, and records it", async () => {

@@ -67,7 +67,14 @@ class MockClient implements ProviderClient {
     if (request.stream_options?.include_usage) {
       frames.push(
         sseDataFrame(
-          JSON.stringify({ id, object: "chat.completion.chunk", created, model: upstreamModel, choices: [], usage }),
+          JSON.stringify({
+            id,
+            object: "chat.completion.chunk",
+            created,
+            model: upstreamModel,
+            choices: [],
+            usage: { ...usage, cost: observer.costOf(usage) },
+          }),
         ),
       );
     }

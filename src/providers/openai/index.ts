@@ -29,6 +29,8 @@ export class OpenAIFormatClient implements ProviderClient {
   private readonly headers: Record<string, string>;
   private readonly toError: (err: unknown) => ReturnType<typeof transportError>;
 
+  private readonly askStreamUsage: boolean;
+
   constructor(
     readonly name: string,
     readonly type: ProviderType,
@@ -36,33 +38,47 @@ export class OpenAIFormatClient implements ProviderClient {
     timeouts: Timeouts,
     private readonly wire: OpenAIWire,
   ) {
+    this.askStreamUsage = config.stream_usage;
     this.pool = createPool(wire.origin, config, timeouts);
     this.headers = wire.headers;
     this.toError = (err) => transportError(name, err);
   }
 
   chat(call: ChatCall): Promise<UpstreamResult> {
-    return this.call(this.wire.chatPath(call.upstreamModel), call, call.stream);
+    let body = withModel(call.rawBody, call.request, call.upstreamModel);
+    if (!call.stream) return this.call(this.wire.chatPath(call.upstreamModel), call, body, false);
+    const clientAsked = call.request.stream_options?.include_usage === true;
+    if (!clientAsked && this.askStreamUsage) body = withStreamUsage(body);
+    const tail = clientAsked || this.askStreamUsage ? (clientAsked ? "cost" : "strip") : "relay";
+    return this.call(this.wire.chatPath(call.upstreamModel), call, body, true, tail);
   }
 
   embeddings(call: EmbeddingsCall): Promise<UpstreamResult> {
-    return this.call(this.wire.embeddingsPath(call.upstreamModel), call, false);
+    const body = withModel(call.rawBody, call.request, call.upstreamModel);
+    return this.call(this.wire.embeddingsPath(call.upstreamModel), call, body, false);
   }
 
   close(): Promise<void> {
     return this.pool.close();
   }
 
-  private async call(path: string, call: ChatCall | EmbeddingsCall, stream: boolean): Promise<UpstreamResult> {
+  private async call(
+    path: string,
+    call: ChatCall | EmbeddingsCall,
+    body: string,
+    stream: boolean,
+    /** What the relay does with a stream's usage event: pass it, add its cost, or strip it (not asked for). */
+    tail: "relay" | "cost" | "strip" = "relay",
+  ): Promise<UpstreamResult> {
     const options: Dispatcher.DispatchOptions = {
       path,
       method: "POST",
       headers: { ...this.headers, "x-request-id": call.requestId },
-      body: withModel(call.rawBody, call.request, call.upstreamModel),
+      body,
     };
     const res = await sendUpstream(this.pool, options, call, stream, this.toError);
     if (res.kind === "events") {
-      const body = new OpenAIRelay(res.body, call.observer, this.toError);
+      const body = new OpenAIRelay(res.body, call.observer, this.toError, tail !== "relay", tail !== "strip");
       return { status: 200, body, stream: true, headers: keptHeaders(res.headers) };
     }
     return this.answer(res, call);
@@ -133,6 +149,24 @@ export function usageOf(json: Buffer): Usage | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The body with `stream_options.include_usage` set, so the upstream reports a stream's usage. Spliced in front
+ * when the body has no stream_options (a later duplicate key would win in most parsers); re-serialised otherwise.
+ */
+export function withStreamUsage(raw: string): string {
+  if (!raw.includes('"stream_options"')) {
+    const open = raw.indexOf("{");
+    let next = open + 1;
+    while (raw.charCodeAt(next) <= 0x20) next++;
+    if (open !== -1 && raw.charCodeAt(next) !== 0x7d) {
+      return `${raw.slice(0, open + 1)}"stream_options":{"include_usage":true},${raw.slice(open + 1)}`;
+    }
+  }
+  const body = JSON.parse(raw) as { stream_options?: Record<string, unknown> | null };
+  body.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
+  return JSON.stringify(body);
 }
 
 /** The configured static headers, lower-cased, with JSON's content type. */
