@@ -2,8 +2,10 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import type { ChatCompletionRequest } from "../../src/openai/schema.js";
 import {
   JsonFileRatioStore,
+  PromptTokenEstimator,
   type RatioState,
   type RatioStore,
   seedRatio,
@@ -100,5 +102,27 @@ describe("ratio persistence", () => {
     await calibrator.flush();
     const written = JSON.parse(await readFile(path, "utf8")) as Record<string, RatioState>;
     expect(written["gemini:gemini-2.5-pro"]?.samples).toBe(1);
+  });
+});
+
+describe("PromptTokenEstimator", () => {
+  it("bills OpenAI the exact tiktoken count and others the calibrated one, learning from reported usage", async () => {
+    const estimator = new PromptTokenEstimator();
+    const request = { model: "x", messages: [{ role: "user", content: "Hello there" }] } as ChatCompletionRequest;
+    try {
+      const openai = await estimator.estimate(request, "openai", "gpt-4o");
+      expect(openai).toEqual({
+        tokens: openai.tiktokenTokens,
+        tiktokenTokens: 9,
+        encoding: "o200k_base",
+        exact: true,
+      });
+      const claude = await estimator.estimate(request, "anthropic", "claude-sonnet-4-5");
+      expect(claude).toMatchObject({ tokens: Math.ceil(9 * 1.15), tiktokenTokens: 9, exact: false });
+      for (let i = 0; i < 40; i++) estimator.observe("anthropic", "claude-sonnet-4-5", 1000, 1300);
+      expect((await estimator.estimate(request, "anthropic", "claude-sonnet-4-5")).tokens).toBe(Math.ceil(9 * 1.3));
+    } finally {
+      await estimator.close();
+    }
   });
 });
