@@ -193,10 +193,12 @@ export function genaiCost(ref: GenaiModelRef, model: string, counts: TokenCounts
   );
   if (!r) return undefined;
   const mp = r.model_price;
-  const cacheReadUsd =
-    mp.cache_read_mtok === undefined ? 0 : (rateAt(mp.cache_read_mtok, total) * counts.cacheRead) / 1e6;
-  const cacheWriteUsd =
-    mp.cache_write_mtok === undefined ? 0 : (rateAt(mp.cache_write_mtok, total) * counts.cacheWrite) / 1e6;
+  // Attribute cache tokens the way fixedCost does: their own rate, else the input rate (as the library bills them).
+  const inputRate = rateAt(mp.input_mtok, total);
+  const cacheReadRate = mp.cache_read_mtok === undefined ? inputRate : rateAt(mp.cache_read_mtok, total);
+  const cacheWriteRate = mp.cache_write_mtok === undefined ? inputRate : rateAt(mp.cache_write_mtok, total);
+  const cacheReadUsd = (cacheReadRate * counts.cacheRead) / 1e6;
+  const cacheWriteUsd = (cacheWriteRate * counts.cacheWrite) / 1e6;
   const tierStart = activeTier(mp, total);
   return {
     costUsd: r.total_price,

@@ -21,7 +21,9 @@ const LiteLLMRowSchema = z
   })
   .loose();
 
-export const LiteLLMTableSchema = z.record(z.string(), LiteLLMRowSchema);
+// Every value must be an object (else the file is garbage); a row of the wrong shape is skipped, not fatal, because
+// the real file carries documentation rows (sample_spec holds strings) and the odd non-chat entry.
+export const LiteLLMTableSchema = z.record(z.string(), z.record(z.string(), z.unknown()));
 
 // OpenRouter: https://openrouter.ai/docs/models (GET /api/v1/models). Prices are strings of USD per token; "-1" means
 // variable (routers such as openrouter/auto) and is skipped.
@@ -81,8 +83,12 @@ export function tollgateProviderOfLiteLLM(litellmProvider: string): string {
 export function importLiteLLM(data: unknown): PriceEntry[] {
   const table = LiteLLMTableSchema.parse(data);
   const entries: PriceEntry[] = [];
-  for (const [key, row] of Object.entries(table)) {
-    if (key === "sample_spec" || (row.mode && !CHAT_MODES.has(row.mode))) continue;
+  for (const [key, raw] of Object.entries(table)) {
+    if (key === "sample_spec") continue;
+    const parsed = LiteLLMRowSchema.safeParse(raw);
+    if (!parsed.success) continue;
+    const row = parsed.data;
+    if (row.mode && !CHAT_MODES.has(row.mode)) continue;
     if (row.input_cost_per_token === undefined || row.output_cost_per_token === undefined) continue;
     const provider = tollgateProviderOfLiteLLM(row.litellm_provider ?? "openai");
     let model = key.toLowerCase();
