@@ -38,3 +38,37 @@ export interface UsageRecordsTable {
 export interface Schema {
   usage_records: UsageRecordsTable;
 }
+
+/** A column's element type in Postgres, for the unnest() bulk insert (one array parameter per column). */
+export type PgElementType = "text" | "bigint" | "int" | "float8";
+
+export const PG_COLUMN_TYPES: { [T in keyof Schema]: Record<keyof Schema[T] & string, PgElementType> } = {
+  usage_records: {
+    request_id: "text",
+    ts: "bigint",
+    key_id: "text",
+    team_id: "text",
+    org_id: "text",
+    end_user: "text",
+    alias: "text",
+    provider: "text",
+    deployment: "text",
+    upstream_model: "text",
+    region: "text",
+    prompt_tokens: "int",
+    completion_tokens: "int",
+    cached_tokens: "int",
+    cache_write_tokens: "int",
+    estimated_cost_usd: "float8",
+    actual_cost_usd: "float8",
+    latency_ms: "int",
+    ttft_ms: "int",
+    status: "int",
+    outcome: "text",
+    cache_decision: "text",
+    route_decision: "text",
+    stream: "int",
+    endpoint: "text",
+    error_type: "text",
+  },
+};

@@ -10,20 +10,10 @@ export interface UsageSink {
   ping(): Promise<boolean>;
 }
 
-// 26 columns a row: 1,000 rows stay under SQLite's 32,766 and Postgres's 65,535 bind parameters per statement.
-const ROWS_PER_STATEMENT = 1_000;
-
 export function storeSink(store: Store): UsageSink {
   return {
     async insert(records) {
-      for (let i = 0; i < records.length; i += ROWS_PER_STATEMENT) {
-        const rows = records.slice(i, i + ROWS_PER_STATEMENT).map(toRow);
-        await store.db
-          .insertInto("usage_records")
-          .values(rows)
-          .onConflict((oc) => oc.column("request_id").doNothing())
-          .execute();
-      }
+      await store.insertIgnoringDuplicates("usage_records", "request_id", records.map(toRow));
     },
     async ping() {
       try {

@@ -116,6 +116,24 @@ describe.each(BACKENDS)("usage ledger on %s", (name) => {
     await ledger.close();
   });
 
+  it("stores text and numbers as given: quotes, backslashes, braces, the word NULL, unicode, tiny costs", async () => {
+    const keyId = freshKey();
+    const odd = usageRecord({
+      keyId,
+      endUser: "NULL",
+      routeDecision: 'a "quoted", {braced} \\ back\\slash\nnewline',
+      errorType: "ümlaut ✓ 日本",
+      cacheDecision: "",
+      estimatedCostUsd: 1.5e-9,
+      actualCostUsd: 0,
+      ts: 4102444800000,
+    });
+    const ledger = await ledgerOn(store);
+    ledger.record(odd);
+    await ledger.close();
+    expect(await listRecords(store, { keyId })).toEqual([odd]);
+  });
+
   it("flushes on its own, on the timer and at the batch size", async () => {
     const keyId = freshKey();
     const ledger = await ledgerOn(store, { flushIntervalMs: 20, batchSize: 50 });
