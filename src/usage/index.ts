@@ -10,4 +10,4 @@ export {
   type UsageSummaryRow,
 } from "./query.js";
 export { fromRow, toRow, type UsageOutcome, type UsageRecord } from "./record.js";
-export { storeSink, type UsageSink } from "./sink.js";
+export { isRowRejection, storeSink, type UsageSink } from "./sink.js";

@@ -245,7 +245,8 @@ export class UsageLedger {
   }
 
   private hold(records: UsageRecord[], atFront = false): void {
-    this.held = atFront ? records.concat(this.held) : this.held.concat(records);
+    if (atFront) this.held = records.concat(this.held);
+    else for (const r of records) this.held.push(r);
     const excess = this.held.length - this.maxHeld;
     if (excess > 0) {
       this.held.splice(0, excess);
@@ -325,7 +326,7 @@ export class UsageLedger {
     return next;
   }
 
-  /** True when the records are stored (or, the database being up, the rows it rejects are dropped). */
+  /** True when the records are stored (rows the database rejects as data errors are dropped, loudly). */
   private async replay(records: UsageRecord[]): Promise<boolean> {
     for (let i = 0; i < records.length; i += this.batchSize) {
       const batch = records.slice(i, i + this.batchSize);
@@ -335,12 +336,8 @@ export class UsageLedger {
         this.emit("replayed", batch.length);
       } catch (err) {
         this.emit("failed", batch.length, reasonOf(err));
-        if (!(await this.sink.ping())) {
-          this.dbDown = true;
-          return false;
-        }
-        // The database answers but refused the batch: one bad row must not block the spool forever.
-        if (!(await this.replayOneByOne(batch))) {
+        // One bad row must not block the spool forever; any other error is retried with backoff.
+        if (!this.sink.isRowRejection(err) || !(await this.replayOneByOne(batch))) {
           this.dbDown = true;
           return false;
         }
@@ -349,14 +346,14 @@ export class UsageLedger {
     return true;
   }
 
-  /** False when the database went away meanwhile (nothing dropped then: the whole batch is retried). */
+  /** False when a row fails for another reason than itself (the database went away meanwhile). */
   private async replayOneByOne(batch: UsageRecord[]): Promise<boolean> {
     for (const r of batch) {
       try {
         await this.sink.insert([r]);
         this.emit("replayed", 1);
       } catch (err) {
-        if (!(await this.sink.ping())) return false;
+        if (!this.sink.isRowRejection(err)) return false;
         this.drop(1, `row rejected by the database (request ${String(r.requestId)}): ${reasonOf(err)}`);
       }
     }

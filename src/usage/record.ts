@@ -51,17 +51,22 @@ export type UsageRow = Insertable<UsageRecordsTable>;
 const int = (n: number | undefined): number => (Number.isFinite(n) ? Math.round(n as number) : 0);
 const intOrNull = (n: number | undefined): number | null => (Number.isFinite(n) ? Math.round(n as number) : null);
 const numOrNull = (n: number | undefined): number | null => (Number.isFinite(n) ? (n as number) : null);
-const str = (s: string | undefined): string | null => (s === undefined || s === null ? null : String(s));
+// Postgres text cannot hold NUL; stripped on both dialects so they store the same.
+const text = (s: unknown): string => {
+  const v = String(s ?? "");
+  return v.includes("\0") ? v.replaceAll("\0", "") : v;
+};
+const str = (s: string | undefined): string | null => (s === undefined || s === null ? null : text(s));
 
 export function toRow(r: UsageRecord): UsageRow {
   return {
-    request_id: String(r.requestId),
+    request_id: text(r.requestId),
     ts: int(r.ts),
     key_id: str(r.keyId),
     team_id: str(r.teamId),
     org_id: str(r.orgId),
     end_user: str(r.endUser),
-    alias: String(r.alias ?? ""),
+    alias: text(r.alias),
     provider: str(r.provider),
     deployment: str(r.deployment),
     upstream_model: str(r.upstreamModel),
@@ -75,11 +80,11 @@ export function toRow(r: UsageRecord): UsageRow {
     latency_ms: int(r.latencyMs),
     ttft_ms: intOrNull(r.ttftMs),
     status: int(r.status),
-    outcome: String(r.outcome ?? ""),
+    outcome: text(r.outcome),
     cache_decision: str(r.cacheDecision),
     route_decision: str(r.routeDecision),
     stream: r.stream ? 1 : 0,
-    endpoint: String(r.endpoint ?? ""),
+    endpoint: text(r.endpoint),
     error_type: str(r.errorType),
   };
 }

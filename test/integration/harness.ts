@@ -12,6 +12,8 @@ export const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1
 export interface Backend {
   name: "sqlite" | "postgres";
   dir: string;
+  /** The SQLite file, or the Postgres schema. */
+  location: string;
   /** A new store on this backend's database; `url` to reach Postgres another way (a proxy). */
   open(url?: string): Store;
   cleanup(): Promise<void>;
@@ -26,6 +28,7 @@ export async function makeBackend(name: Backend["name"]): Promise<Backend> {
     return {
       name,
       dir,
+      location: sqlitePath,
       open: () => openStore({ sqlitePath }),
       cleanup: () => rm(dir, { recursive: true, force: true }),
     };
@@ -34,6 +37,7 @@ export async function makeBackend(name: Backend["name"]): Promise<Backend> {
   return {
     name,
     dir,
+    location: schema,
     open: (url) => openStore({ databaseUrl: url ?? PG_URL, pgSchema: schema, onError: () => {} }),
     async cleanup() {
       const client = new pg.Client({ connectionString: PG_URL });

@@ -46,7 +46,7 @@ function flakySink(inner: UsageSink) {
   const sink: UsageSink = {
     insert: (records) =>
       state.down ? Promise.reject(new Error("connect ECONNREFUSED (simulated)")) : inner.insert(records),
-    ping: () => (state.down ? Promise.resolve(false) : inner.ping()),
+    isRowRejection: inner.isRowRejection,
   };
   return { state, sink };
 }
@@ -322,6 +322,53 @@ describe.each(BACKENDS)("usage ledger on %s", (name) => {
     expect(c.replayed).toBeGreaterThanOrEqual(c.spooled);
     expect(c.dropped).toBe(0);
     await ledger.close();
+  });
+
+  it("drops only a row the database rejects as data, and retries every other error", async () => {
+    const keyId = freshKey();
+    const { c, observer } = counters();
+    const inner = storeSink(store);
+    const poison = usageRecord({ keyId });
+    const state = { tableMissing: true };
+    const sink: UsageSink = {
+      insert(records) {
+        // First the table is missing (migrations not run yet): retried, nothing dropped. Then one row is refused.
+        if (state.tableMissing)
+          return Promise.reject(Object.assign(new Error("relation does not exist"), { code: "42P01" }));
+        if (records.some((r) => r.requestId === poison.requestId)) {
+          return Promise.reject(Object.assign(new Error("violates check constraint"), { code: "23514" }));
+        }
+        return inner.insert(records);
+      },
+      isRowRejection: inner.isRowRejection,
+    };
+    const ledger = await ledgerOn(store, { sink, observer, batchSize: 20, retryBaseMs: 10, retryMaxMs: 50 });
+    const ids: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const r = i === 30 ? poison : usageRecord({ keyId });
+      ids.push(r.requestId);
+      ledger.record(r);
+    }
+    await ledger.flush();
+    await waitFor(() => c.failed >= 100, "replays failing while the table is missing");
+    expect(c.dropped).toBe(0);
+    state.tableMissing = false;
+    await waitFor(() => ledger.spoolBytes() === 0 && ledger.pending() === 0, "spool drained");
+    expect(c.dropped).toBe(1);
+    expectExactlyOnce(
+      (await listRecords(store, { keyId })).map((r) => r.requestId),
+      ids.filter((id) => id !== poison.requestId),
+    );
+    await ledger.close();
+  });
+
+  it("strips NUL from text (Postgres text cannot hold it) on both dialects alike", async () => {
+    const keyId = freshKey();
+    const r = usageRecord({ keyId, endUser: "a\u0000b", alias: "x\u0000" });
+    const ledger = await ledgerOn(store);
+    ledger.record(r);
+    await ledger.close();
+    expect(await listRecords(store, { keyId })).toEqual([{ ...r, endUser: "ab", alias: "x" }]);
   });
 
   it("replays a spool left by a previous process on start", async () => {
