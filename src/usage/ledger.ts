@@ -194,33 +194,36 @@ export class UsageLedger {
     while (this.buffer.length > 0) {
       const all = this.buffer;
       this.buffer = [];
-      for (let i = 0; i < all.length; i += this.batchSize) await this.writeBatch(all.slice(i, i + this.batchSize));
+      this.inFlight += all.length;
+      for (let i = 0; i < all.length; i += this.batchSize) {
+        const batch = all.slice(i, i + this.batchSize);
+        try {
+          await this.writeBatch(batch);
+        } finally {
+          this.inFlight -= batch.length;
+        }
+      }
     }
   }
 
   private async writeBatch(batch: UsageRecord[]): Promise<void> {
-    this.inFlight += batch.length;
-    try {
-      if (!this.dbDown) {
-        const t0 = performance.now();
-        try {
-          await this.sink.insert(batch);
-          this.emit("written", batch.length, (performance.now() - t0) / 1000);
-          return;
-        } catch (err) {
-          this.dbDown = true;
-          this.emit("failed", batch.length, reasonOf(err));
-          this.log.warn(
-            { err: reasonOf(err), records: batch.length },
-            "usage write failed; spooling until the database is back",
-          );
-        }
+    if (!this.dbDown) {
+      const t0 = performance.now();
+      try {
+        await this.sink.insert(batch);
+        this.emit("written", batch.length, (performance.now() - t0) / 1000);
+        return;
+      } catch (err) {
+        this.dbDown = true;
+        this.emit("failed", batch.length, reasonOf(err));
+        this.log.warn(
+          { err: reasonOf(err), records: batch.length },
+          "usage write failed; spooling until the database is back",
+        );
       }
-      await this.toSpool(batch);
-      this.startReplay();
-    } finally {
-      this.inFlight -= batch.length;
     }
+    await this.toSpool(batch);
+    this.startReplay();
   }
 
   /** Runs in the write lane only. */
