@@ -3,7 +3,8 @@
 // `npx tsx bench/ledger.ts` (LEDGER_BENCH_RECORDS=200000 by default); bench/run.ts can call runLedgerBench().
 //
 // Measured on this machine (2 vCPU shared with other jobs, load average ~4, Node 20, Postgres 15 local), 200k
-// records, batches of 500: Postgres 35-37k records/s (unnest() insert, ~14 ms a batch), SQLite 43-50k records/s.
+// records, batches of 500, three runs: Postgres 24-37k records/s (unnest() insert, 13-21 ms a batch), SQLite
+// 32-50k records/s.
 // Kysely's multi-row VALUES insert into Postgres managed 13-17k records/s with ~1.7x the Node CPU, hence unnest().
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
