@@ -1,5 +1,6 @@
-// Usage ledger throughput: records/s sustained through UsageLedger (record() -> batched multi-row INSERT ... ON
-// CONFLICT DO NOTHING) into real Postgres (DATABASE_URL or the local default) and into the embedded SQLite file.
+// Usage ledger throughput: records/s sustained through UsageLedger (record() -> batched INSERT ... ON CONFLICT DO
+// NOTHING: unnest() on Postgres, multi-row VALUES on SQLite) into real Postgres (DATABASE_URL or the local default)
+// and into the embedded SQLite file.
 // `npx tsx bench/ledger.ts` (LEDGER_BENCH_RECORDS=200000 by default); bench/run.ts can call runLedgerBench().
 //
 // Measured on this machine (2 vCPU shared with other jobs, load average ~4, Node 20, Postgres 15 local), 200k
