@@ -1,15 +1,30 @@
+import { access } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { dirname, isAbsolute, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Hono } from "hono";
 import type { LoadedConfig } from "./config/load.js";
+import type { Config } from "./config/schema.js";
+import { CostEngine } from "./cost/engine.js";
 import { createLogger, type Logger } from "./log.js";
-import { createMetrics } from "./metrics/index.js";
+import { createMetrics, type Metrics } from "./metrics/index.js";
 import { buildPipeline } from "./pipeline/index.js";
+import { createPricing, type Pricing, pricingOptionsFromConfig, unknownPrices } from "./pricing/index.js";
 import { createProviderClient } from "./providers/registry.js";
 import type { ProviderClient } from "./providers/types.js";
-import { buildRoutingTable } from "./routing/table.js";
+import { buildRoutingTable, type RoutingTable } from "./routing/table.js";
 import { createRequestListener } from "./server/listener.js";
 import { createModelCallHandler } from "./server/model-call.js";
 import { createHttpApp } from "./server/routes.js";
+import { openStore, type Store } from "./store/index.js";
+import {
+  AccuracyTracker,
+  CompletionPredictor,
+  JsonFileRatioStore,
+  PromptTokenEstimator,
+  TokenCalibrator,
+} from "./tokens/index.js";
+import { UsageLedger } from "./usage/index.js";
 
 export interface Gateway {
   /** Every route, for app.request() and non-node runtimes. */
@@ -17,21 +32,36 @@ export interface Gateway {
   /** What a node http server runs: the model-call fast lane, then hono. */
   readonly listener: (req: IncomingMessage, res: ServerResponse) => void;
   readonly logger: Logger;
+  readonly services: Services;
   /** Requests (streams included) not yet finished. */
   inFlight(): number;
-  /** Closes upstream pools; call after the HTTP server stopped taking requests. */
+  /** Flushes the usage ledger and closes pools and stores; call after the HTTP server stopped taking requests. */
   close(): Promise<void>;
+}
+
+/** The long-lived services, for the HTTP API and for tests. */
+export interface Services {
+  table: RoutingTable;
+  pricing: Pricing;
+  engine: CostEngine;
+  store: Store;
+  ledger: UsageLedger;
+  metrics: Metrics;
 }
 
 export interface GatewayOptions {
   logger?: Logger;
+  /** Overrides process.env for DATABASE_URL and TOLLGATE_DATA_DIR (tests). */
+  env?: NodeJS.ProcessEnv;
 }
 
-/** Wires every service from the config. The one place that will choose memory or Redis, embedded SQL or Postgres. */
-export function createGateway(loaded: LoadedConfig, options: GatewayOptions = {}): Gateway {
+/** Wires every service from the config. The one place that chooses memory or Redis, embedded SQL or Postgres. */
+export async function createGateway(loaded: LoadedConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const { config } = loaded;
+  const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger(config.server.log_level);
   for (const warning of loaded.warnings) logger.warn(warning);
+  const dataDir = env.TOLLGATE_DATA_DIR || config.server.data_dir;
 
   const clients = new Map<string, ProviderClient>();
   for (const [name, provider] of Object.entries(config.providers)) {
@@ -39,14 +69,72 @@ export function createGateway(loaded: LoadedConfig, options: GatewayOptions = {}
     if (client.unavailable) logger.warn({ provider: name }, client.unavailable);
     clients.set(name, client);
   }
-
   const table = buildRoutingTable(config, clients);
-  const pipeline = buildPipeline({ table });
   const metrics = createMetrics();
+
+  const pricing = await openPricing(
+    config,
+    await pricingFiles(config.pricing.files, loaded.file),
+    dataDir,
+    metrics,
+    logger,
+  );
+  const unpriced = unknownPrices(pricing, deploymentModels(config));
+  if (unpriced.length) {
+    logger.warn(
+      { models: unpriced, unknown_price: config.pricing.unknown_price },
+      `no price known for ${unpriced.join(", ")}: requests to them are ${config.pricing.unknown_price === "block" ? "refused (403 price_unknown)" : "served, their cost recorded as unknown"}; add a price in pricing/overrides.yaml or the deployment's price`,
+    );
+  }
+  const calibrator = new TokenCalibrator({ store: new JsonFileRatioStore(join(dataDir, "token-ratios.json")) });
+  await calibrator.load();
+  const accuracy = new AccuracyTracker(({ model, metric, relativeError }) =>
+    metrics.predictionError.labels({ model, metric }).observe(relativeError),
+  );
+  const engine = new CostEngine(
+    pricing,
+    new PromptTokenEstimator({ calibrator }),
+    new CompletionPredictor({
+      upperQuantile: config.prediction.completion_quantile,
+      defaultUpper: config.prediction.default_completion_tokens,
+    }),
+    accuracy,
+  );
+
+  const databaseUrl = config.usage.database_url || env.DATABASE_URL || undefined;
+  const store = openStore({
+    databaseUrl,
+    sqlitePath: config.usage.sqlite_path ?? join(dataDir, "usage.db"),
+    onError: (err) => logger.warn({ err: err.message }, "usage database connection error"),
+  });
+  const migrated = migrateWhenReachable(store, logger);
+  await migrated.first; // an unreachable database does not hold up the start: records wait in the spool
+  const ledger = await UsageLedger.open({
+    store,
+    spoolDir: config.usage.spool_dir ?? join(dataDir, "spool"),
+    spoolMaxBytes: config.usage.spool_max_bytes,
+    flushIntervalMs: config.usage.flush_interval_ms,
+    batchSize: config.usage.batch_size,
+    log: logger,
+    observer: {
+      written: (n) => metrics.ledgerRecords.labels({ state: "written" }).inc(n),
+      spooled: (n) => metrics.ledgerRecords.labels({ state: "spooled" }).inc(n),
+      replayed: (n) => metrics.ledgerRecords.labels({ state: "replayed" }).inc(n),
+      dropped: (n) => metrics.ledgerRecords.labels({ state: "dropped" }).inc(n),
+    },
+  });
+  metrics.onScrape(() => {
+    metrics.ledgerPending.set(ledger.pending());
+    for (const [source, age] of Object.entries(pricing.priceAges())) metrics.priceAge.labels({ source }).set(age);
+  });
+
+  const services: Services = { table, pricing, engine, store, ledger, metrics };
+  const pipeline = buildPipeline({ table, cost: { engine, ledger, unknownPrice: config.pricing.unknown_price } });
   const handleModelCall = createModelCallHandler({ pipeline, bodyLimit: config.server.body_limit, metrics, logger });
   const app = createHttpApp({
     table,
     metrics,
+    cost: { table, pricing, engine, store },
     readiness: [],
     handleModelCall,
     onUnhandledError: (err, path) => logger.error({ err, path }, "unhandled error"),
@@ -57,8 +145,124 @@ export function createGateway(loaded: LoadedConfig, options: GatewayOptions = {}
     listener: createRequestListener(app, handleModelCall, logger),
     inFlight: () => metrics.inFlight.count,
     logger,
+    services,
     async close() {
+      pricing.stop();
       await Promise.allSettled([...clients.values()].map((c) => c.close()));
+      await migrated.stop();
+      await ledger.close(); // flushes every record (to the database, or the spool), then closes the store
+      await engine.estimator.close();
+    },
+  };
+}
+
+const PACKAGE_ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** Relative pricing files are read beside the config file, else from the package (which ships pricing/). */
+async function pricingFiles(files: readonly string[], configFile: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const file of files) {
+    if (isAbsolute(file)) {
+      out.push(file);
+      continue;
+    }
+    const beside = join(dirname(configFile), file);
+    const shipped = join(PACKAGE_ROOT, file);
+    out.push((await exists(beside)) || !(await exists(shipped)) ? beside : shipped);
+  }
+  return out;
+}
+
+function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function openPricing(
+  config: Config,
+  files: string[],
+  dataDir: string,
+  metrics: Metrics,
+  logger: Logger,
+): Promise<Pricing> {
+  const deploymentOverrides: Record<string, NonNullable<Config["models"][string]["deployments"][number]["price"]>> = {};
+  for (const alias of Object.values(config.models)) {
+    for (const d of alias.deployments) if (d.price) deploymentOverrides[`${d.provider}/${d.model}`] = d.price;
+  }
+  const pricingConfig = { ...config.pricing, files };
+  // The schema's default lives under the default data dir; a moved data dir takes its price cache along.
+  if (pricingConfig.cache_dir === ".tollgate/pricing-cache") pricingConfig.cache_dir = join(dataDir, "pricing-cache");
+  let stopped = false; // a refresh still running at shutdown reports nothing after it
+  const pricing = await createPricing(
+    pricingOptionsFromConfig(pricingConfig, {
+      deploymentOverrides,
+      observer: {
+        updateSucceeded: (source, seconds) => {
+          metrics.pricingUpdateSuccess.labels({ source }).inc();
+          metrics.pricingUpdateDuration.labels({ source }).observe(seconds);
+        },
+        updateFailed: (source, reason, seconds) => {
+          if (stopped) return;
+          metrics.pricingUpdateFailure.labels({ source, reason: "failed" }).inc();
+          metrics.pricingUpdateDuration.labels({ source }).observe(seconds);
+          logger.warn({ source, reason }, "price refresh failed; the last good prices stay in use");
+        },
+        heldBack: (source, detail) => {
+          if (stopped) return;
+          metrics.pricingUpdateFailure.labels({ source, reason: "held_back" }).inc();
+          logger.warn({ source, detail }, "price refresh held back: a price moved beyond pricing.max_change_factor");
+        },
+      },
+    }),
+  );
+  if (config.pricing.sources.some((s) => s.enabled)) pricing.start();
+  const stop = pricing.stop.bind(pricing);
+  pricing.stop = () => {
+    stopped = true;
+    stop();
+  };
+  return pricing;
+}
+
+function deploymentModels(config: Config): { provider: string; model: string }[] {
+  const out: { provider: string; model: string }[] = [];
+  for (const alias of Object.values(config.models)) {
+    for (const d of alias.deployments) {
+      const type = config.providers[d.provider]?.type;
+      if (type && type !== "mock") out.push({ provider: type, model: d.model });
+    }
+  }
+  return out;
+}
+
+/** Runs the store's migrations now, or, while the database is unreachable, every few seconds until they pass. */
+function migrateWhenReachable(store: Store, logger: Logger): { first: Promise<void>; stop(): Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let running: Promise<void> = Promise.resolve();
+  const attempt = () => {
+    running = store.migrate().then(
+      () => {
+        if (timer) logger.info("usage database reachable again: migrations done");
+      },
+      (err: Error) => {
+        logger.error({ err: err.message }, "usage database unreachable: records are spooled to disk until it is back");
+        if (!stopped) {
+          timer = setTimeout(attempt, 5000);
+          timer.unref();
+        }
+      },
+    );
+  };
+  attempt();
+  return {
+    first: running,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
     },
   };
 }

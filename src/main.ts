@@ -2,8 +2,9 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { parseArgs } from "node:util";
-import { createGateway } from "./app.js";
+import { createGateway, type Gateway } from "./app.js";
 import { ConfigError, loadConfig } from "./config/load.js";
+import { PricingFileError } from "./pricing/index.js";
 
 const HELP = `tollgate: an OpenAI-compatible LLM gateway
 
@@ -66,7 +67,16 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const hostname = opts.host ?? server.host;
-  const gateway = createGateway(loaded);
+  let gateway: Gateway;
+  try {
+    gateway = await createGateway(loaded);
+  } catch (err) {
+    if (err instanceof PricingFileError) {
+      process.stderr.write(`tollgate: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
   const { logger } = gateway;
 
   const http = await new Promise<Server>((resolve, reject) => {

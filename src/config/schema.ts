@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DeploymentPriceSchema, PricingConfigSchema } from "../pricing/config.js";
 
 /** Provider types this build can talk to; each has a folder under src/providers/. */
 export const PROVIDER_TYPES = [
@@ -179,6 +180,9 @@ export const DeploymentSchema = z
     model: z.string().min(1).describe("Model name sent upstream."),
     weight: z.number().nonnegative().default(1).describe("Relative share of traffic under weighted routing."),
     region: z.string().optional().describe("Region of this deployment; defaults to the provider's region."),
+    price: DeploymentPriceSchema.optional().describe(
+      "Negotiated price of this deployment (USD per million tokens, or a discount); the rest comes from the price database.",
+    ),
   })
   .strict();
 
@@ -197,6 +201,9 @@ export const ConfigSchema = z
       .record(z.string().min(1), AliasSchema)
       .describe("Model aliases clients ask for, each mapping to one or more deployments."),
     usage: UsageSchema.prefault({}).describe("The usage ledger: one record per request."),
+    pricing: PricingConfigSchema.prefault({}).describe(
+      "Model prices: the bundled genai-prices database, live refresh, override files.",
+    ),
     prediction: PredictionSchema.prefault({}).describe("Cost prediction before the call."),
   })
   .strict()
@@ -246,5 +253,6 @@ export type ProviderType = ProviderConfig["type"];
 export type DeploymentConfig = z.infer<typeof DeploymentSchema>;
 export type AliasConfig = z.infer<typeof AliasSchema>;
 export type Timeouts = z.infer<typeof TimeoutsSchema>;
+export type { PricingConfig } from "../pricing/config.js";
 export type UsageConfig = z.infer<typeof UsageSchema>;
 export type PredictionConfig = z.infer<typeof PredictionSchema>;

@@ -77,10 +77,21 @@ export interface ToolCall {
  */
 export function usageFrom(counts: { input: number; cacheRead: number; cacheWrite: number; output: number }): Usage {
   const prompt = counts.input + counts.cacheRead + counts.cacheWrite;
-  return {
+  const usage: Usage = {
     prompt_tokens: prompt,
     completion_tokens: counts.output,
     total_tokens: prompt + counts.output,
     prompt_tokens_details: { cached_tokens: counts.cacheRead },
   };
+  if (counts.cacheWrite > 0) cacheWrites.set(usage, counts.cacheWrite);
+  return usage;
+}
+
+// Cache-write tokens (billed above input by Anthropic and Bedrock) have no field in OpenAI's usage: kept beside
+// it for pricing, never shown to the client.
+const cacheWrites = new WeakMap<Usage, number>();
+
+/** The cache-write tokens inside `usage.prompt_tokens`, when a provider reported them. */
+export function cacheWriteTokens(usage: Usage): number {
+  return cacheWrites.get(usage) ?? 0;
 }

@@ -1,3 +1,4 @@
+import type { Prediction } from "../cost/engine.js";
 import type { GatewayError } from "../errors.js";
 import type { ChatCompletionRequest, EmbeddingsRequest, Usage } from "../openai/schema.js";
 import type { AbortSignalLike, StreamOutcome, UpstreamObserver, UpstreamResult } from "../providers/types.js";
@@ -25,7 +26,12 @@ export interface RouteDecision {
 export interface CostEstimate {
   promptTokens: number;
   completionTokens: number;
+  /** Expected USD on the chosen deployment (before routing: the highest over the candidates). */
   costUsd: number;
+  /** The most the call may cost on any candidate: what a budget reserves. */
+  upperCostUsd: number;
+  /** False when no candidate's price is known (costs then read 0). */
+  priced: boolean;
 }
 
 export type CacheDecision = "hit" | "semantic-hit" | "miss" | "bypass";
@@ -56,6 +62,8 @@ export class RequestContext implements UpstreamObserver {
 
   identity: Identity | undefined = undefined;
   estimate: CostEstimate | undefined = undefined;
+  /** The predict stage's per-deployment figures, kept for learning from the actual usage. */
+  prediction: Prediction | undefined = undefined;
   cacheDecision: CacheDecision | undefined = undefined;
   route: AliasRoute | undefined = undefined;
   routeDecision: RouteDecision | undefined = undefined;

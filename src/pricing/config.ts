@@ -154,7 +154,14 @@ export function validatePricingFile(file: string, data: unknown): PricingFile {
 
 /** Reads and validates one pricing file (YAML or JSON; YAML is a superset). Start-up only. */
 export async function loadPricingFile(file: string): Promise<{ overrides: PriceTable; models: ModelData[] }> {
-  const text = await readFile(file, "utf8");
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new PricingFileError(file, [
+      `cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    ]);
+  }
   let raw: unknown;
   try {
     raw = parseYaml(text);

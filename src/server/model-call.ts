@@ -27,6 +27,7 @@ export function createModelCallHandler(deps: ModelCallDeps): ModelCallHandler {
   return async function handleModelCall<R>(ex: Exchange<R>, endpoint: Endpoint): Promise<R> {
     const ctx = new RequestContext(ex.requestId, endpoint, performance.now());
     observe.start(ctx);
+    pipeline.begin(ctx);
     try {
       ctx.rawBody = await ex.readBody(bodyLimit);
       if (endpoint === "chat") {
@@ -48,7 +49,8 @@ export function createModelCallHandler(deps: ModelCallDeps): ModelCallHandler {
       if (!known) logger.error({ request_id: ctx.requestId, err }, "unexpected error");
       setImmediate(finishLater, ctx, ctx.status === CLIENT_CLOSED ? "client_abort" : "error", known);
       const { status, body, headers } = toOpenAIError(err);
-      return ex.sendJson(status, JSON.stringify(body), { ...headers });
+      // A refused request still carries what the stages found (the cost estimate, for one).
+      return ex.sendJson(status, JSON.stringify(body), { ...ctx.responseHeaders, ...headers });
     }
   };
 }

@@ -8,8 +8,9 @@ interface Series {
   firstByte: { observe(value: number): void };
   promptTokens: { inc(value: number): void };
   completionTokens: { inc(value: number): void };
+  cost: { inc(value: number): void };
   /** Counted here and flushed to prom-client at scrape time. */
-  pending: { requests: number; prompt: number; completion: number };
+  pending: { requests: number; prompt: number; completion: number; cost: number };
 }
 
 const OUTCOMES = ["completed", "upstream_error", "client_abort", "error"] as const;
@@ -43,7 +44,8 @@ export function observeRequest(metrics: Metrics, logger: Logger) {
         firstByte: metrics.firstByte.labels({ ...labels, stream: String(ctx.stream) }),
         promptTokens: metrics.tokens.labels({ alias, deployment, kind: "prompt" }),
         completionTokens: metrics.tokens.labels({ alias, deployment, kind: "completion" }),
-        pending: { requests: 0, prompt: 0, completion: 0 },
+        cost: metrics.costUsd.labels({ alias, deployment }),
+        pending: { requests: 0, prompt: 0, completion: 0, cost: 0 },
       };
       byKey.set(key, series);
     }
@@ -51,11 +53,12 @@ export function observeRequest(metrics: Metrics, logger: Logger) {
   };
   metrics.onScrape(() => {
     for (const byKey of cache.values()) {
-      for (const { pending, requests, promptTokens, completionTokens } of byKey.values()) {
+      for (const { pending, requests, promptTokens, completionTokens, cost } of byKey.values()) {
         if (pending.requests) requests.inc(pending.requests);
         if (pending.prompt) promptTokens.inc(pending.prompt);
         if (pending.completion) completionTokens.inc(pending.completion);
-        pending.requests = pending.prompt = pending.completion = 0;
+        if (pending.cost) cost.inc(pending.cost);
+        pending.requests = pending.prompt = pending.completion = pending.cost = 0;
       }
     }
   });
@@ -74,6 +77,7 @@ export function observeRequest(metrics: Metrics, logger: Logger) {
       pending.prompt += usage.prompt_tokens;
       pending.completion += usage.completion_tokens ?? 0;
     }
+    if (ctx.costUsd !== undefined) pending.cost += ctx.costUsd;
     writeLine(requestLine(ctx, usage));
   };
   return {
@@ -97,6 +101,8 @@ export function requestLine(ctx: RequestContext, usage = ctx.usage): string {
   if (ctx.durationMs !== undefined) line += `,"latency_ms":${round(ctx.durationMs)}`;
   if (ctx.firstByteMs !== undefined) line += `,"ttfb_ms":${round(ctx.firstByteMs)}`;
   if (usage) line += `,"prompt_tokens":${usage.prompt_tokens},"completion_tokens":${usage.completion_tokens ?? 0}`;
+  if (ctx.estimate?.priced) line += `,"cost_estimate_usd":${ctx.estimate.costUsd}`;
+  if (ctx.costUsd !== undefined) line += `,"cost_usd":${ctx.costUsd}`;
   if (error) {
     line += `,"error_code":${JSON.stringify(error.code ?? error.type)}`;
     if (ctx.status >= 500) line += `,"error":${JSON.stringify(error.message)}`;

@@ -2,6 +2,7 @@ import { type Context, Hono } from "hono";
 import type { Metrics } from "../metrics/index.js";
 import { modelNotFound } from "../pipeline/stages/route.js";
 import type { RoutingTable } from "../routing/table.js";
+import { type CostApiDeps, mountCostApi } from "./cost-api.js";
 import { requestIdFrom, WebExchange } from "./exchange.js";
 import { errorResponse, jsonResponse } from "./http.js";
 import type { ModelCallHandler } from "./model-call.js";
@@ -16,6 +17,8 @@ export interface ServerDeps {
   metrics: Metrics;
   readiness: readonly ReadinessCheck[];
   handleModelCall: ModelCallHandler;
+  /** Usage queries and the price runner; absent in unit tests of the bare server. */
+  cost?: Omit<CostApiDeps, "sendChat">;
   onUnhandledError(err: unknown, path: string): void;
 }
 
@@ -36,6 +39,20 @@ export function createHttpApp(deps: ServerDeps): Hono {
     if (route === undefined) return errorResponse(modelNotFound(c.req.param("id")), requestId);
     return jsonResponse(200, JSON.stringify(modelObject(route)), { "x-request-id": requestId });
   });
+
+  if (deps.cost) {
+    mountCostApi(app, {
+      ...deps.cost,
+      sendChat: (body) =>
+        Promise.resolve(
+          app.request("/v1/chat/completions", {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body,
+          }),
+        ),
+    });
+  }
 
   app.get("/health", (c) => jsonResponse(200, '{"status":"ok"}', { "x-request-id": idOf(c) }));
   app.get("/ready", async (c) => {

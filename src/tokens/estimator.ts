@@ -44,6 +44,11 @@ export class PromptTokenEstimator {
     };
   }
 
+  /** A tiktoken count as `provider` is expected to bill it. */
+  calibrated(provider: ProviderType, model: string, tiktokenTokens: number): number {
+    return OPENAI_TOKENIZER.has(provider) ? tiktokenTokens : this.calibrator.estimate(provider, model, tiktokenTokens);
+  }
+
   observe(provider: ProviderType, model: string, tiktokenTokens: number, reportedPromptTokens: number): void {
     if (!OPENAI_TOKENIZER.has(provider)) this.calibrator.observe(provider, model, tiktokenTokens, reportedPromptTokens);
   }

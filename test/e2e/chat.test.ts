@@ -31,7 +31,8 @@ describe("POST /v1/chat/completions, non-streaming", () => {
       .create({ model: "chat", messages, temperature: 0.2 })
       .withResponse();
     expect(data.choices[0]?.message.content).toBe("Hello from the mock upstream.");
-    expect(data.usage).toEqual({ prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 });
+    // gpt-4o-mini at $0.15 / $0.60 per million tokens: 11 x 0.15e-6 + 7 x 0.60e-6 = 0.00000585.
+    expect(data.usage).toEqual({ prompt_tokens: 11, completion_tokens: 7, total_tokens: 18, cost: 0.00000585 });
     expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
     expect(response.headers.get("x-tollgate-deployment")).toBe("upstream/gpt-4o-mini");
 
@@ -162,7 +163,8 @@ describe("POST /v1/chat/completions, streaming", () => {
     for await (const chunk of stream) chunks.push(chunk);
     const last = chunks.at(-1);
     expect(last?.choices).toEqual([]);
-    expect(last?.usage).toEqual({ prompt_tokens: 11, completion_tokens: 20, total_tokens: 31 });
+    // 11 x 0.15e-6 + 20 x 0.60e-6 = 0.00001365
+    expect(last?.usage).toEqual({ prompt_tokens: 11, completion_tokens: 20, total_tokens: 31, cost: 0.00001365 });
     await eventually(() =>
       expect(gw.logs).toContainEqual(
         expect.objectContaining({

@@ -137,7 +137,9 @@ describe("without a node response at hand (app.request, other runtimes)", () => 
       prompt_tokens: 11,
       completion_tokens: 7,
       total_tokens: 18,
+      cost: 0.00000585,
     });
+    expect(ok.headers.get("x-tollgate-cost")).toBe("0.00000585");
     expect((await request("{oops")).status).toBe(400);
     const big = JSON.stringify({ model: "chat", messages: [{ role: "user", content: "x".repeat(70_000) }] });
     expect((await request(big)).status).toBe(413);

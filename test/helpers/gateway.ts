@@ -1,5 +1,8 @@
+import { mkdtemp } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createGateway, type Gateway } from "../../src/app.js";
 import { parseConfig } from "../../src/config/load.js";
@@ -25,8 +28,15 @@ export async function startGateway(yaml: string, env: NodeJS.ProcessEnv = {}): P
       done();
     },
   });
-  const loaded = parseConfig(yaml, "routes.yaml", { env });
-  const gateway = createGateway(loaded, { logger: createLogger("info", sink) });
+  // Tests never reach for the live price source (there is no network here): the bundled prices serve.
+  const text = /^pricing:/m.test(yaml) ? yaml : `${yaml}\npricing:\n  sources: []\n`;
+  const loaded = parseConfig(text, "routes.yaml", { env });
+  // Each gateway keeps its embedded state (usage database, spool, price cache) in a directory of its own.
+  const dataDir = env.TOLLGATE_DATA_DIR ?? (await mkdtemp(join(tmpdir(), "tollgate-test-")));
+  const gateway = await createGateway(loaded, {
+    logger: createLogger("info", sink),
+    env: { ...env, TOLLGATE_DATA_DIR: dataDir, DATABASE_URL: env.DATABASE_URL ?? "" },
+  });
   const server = await new Promise<Server>((resolve) => {
     const s = createServer(gateway.listener);
     s.listen(0, "127.0.0.1", () => resolve(s));
