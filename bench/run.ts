@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Client } from "undici";
+import { type LedgerBenchRow, runLedgerBench } from "./ledger.js";
 import {
   anthropicReq,
   BODY,
@@ -48,6 +49,8 @@ import {
   translationOverhead,
   writeResults,
 } from "./lib/report.js";
+import { type PredictBenchFigures, runPredictBench } from "./predict.js";
+import { runTokenBench, type TokenBenchFigures } from "./tokens.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -177,7 +180,27 @@ async function main(): Promise<number> {
   };
   stopping = true;
   await killAll();
-  return report(results, peakRss);
+  return report(results, peakRss, await costEngineFigures());
+}
+
+interface CostFigures {
+  predict: PredictBenchFigures;
+  tokens: TokenBenchFigures;
+  ledger: LedgerBenchRow[] | string;
+}
+
+/** In this process, after the HTTP measurements: the predict stage, the tokenizer, and ledger throughput. */
+async function costEngineFigures(): Promise<CostFigures> {
+  console.log("bench: predict stage, tokenizer, usage ledger (in process)");
+  const predict = await runPredictBench();
+  const tokens = await runTokenBench();
+  let ledger: LedgerBenchRow[] | string;
+  try {
+    ledger = await runLedgerBench({ records: QUICK ? 20_000 : 200_000 });
+  } catch (err) {
+    ledger = `not measured: ${(err as Error).message}`; // Postgres unreachable
+  }
+  return { predict, tokens, ledger };
 }
 
 /** Before measuring: both kinds of answer arrive complete and well-formed through this target. */
@@ -377,7 +400,11 @@ async function measure(targets: Target[], mock: Proc, translationTargets: Transl
   return { load, seq, translation, warmupFailures, elapsedS: (Date.now() - started) / 1000 };
 }
 
-function report(m: Measured, peakRss: Record<"mock" | Exclude<TargetName, "direct">, number>): number {
+function report(
+  m: Measured,
+  peakRss: Record<"mock" | Exclude<TargetName, "direct">, number>,
+  cost: CostFigures,
+): number {
   const { load, seq } = m;
   const ratio = (s: Scenario) => load[s].tollgate.rps / load[s].bare.rps;
   const honoRatio = (s: Scenario) => load[s]["hono-floor"].rps / load[s].bare.rps;
@@ -450,6 +477,36 @@ function report(m: Measured, peakRss: Record<"mock" | Exclude<TargetName, "direc
   checks.push(...translationChecks);
   info.push(...translationInfo);
 
+  info.push(
+    ["predict stage µs/request, repeated messages", cost.predict.repeatedUs.toFixed(1)],
+    ["predict stage µs/request, new ~100-token user message", cost.predict.distinctUs.toFixed(1)],
+    ["predict stage µs/request, alias with 3 deployments", cost.predict.threeDeploymentsUs.toFixed(1)],
+    ["tokenizer: o200k_base encoder load (ms)", cost.tokens.encoderLoadMs.o200k_base.toFixed(0)],
+    ...cost.tokens.counts.map((c): [string, string] => [
+      `tokenizer µs/count, ${c.name} (${c.tokens} tokens), sync / async`,
+      `${c.syncUs.toFixed(0)} / ${c.asyncUs.toFixed(0)}`,
+    ]),
+    [
+      "tokenizer: worst event-loop delay during a 100k count (ms), sync / worker",
+      `${cost.tokens.eventLoopDelayMs.sync.toFixed(1)} / ${cost.tokens.eventLoopDelayMs.async.toFixed(1)}`,
+    ],
+  );
+  if (typeof cost.ledger === "string") info.push(["usage ledger", cost.ledger]);
+  else {
+    for (const row of cost.ledger) {
+      if (row.dialect === "sqlite") info.push(["usage ledger records/s into SQLite", String(row.recordsPerSec)]);
+    }
+    const pg = cost.ledger.find((r) => r.dialect === "postgres");
+    if (pg) {
+      checks.push({
+        name: "usage ledger records/s into Postgres",
+        value: pg.recordsPerSec,
+        target: ">= 10000",
+        pass: pg.recordsPerSec >= 10_000,
+      });
+    }
+  }
+
   const failures = [...m.warmupFailures];
   for (const [scenario, byTarget] of Object.entries(load)) {
     for (const t of TARGETS) {
@@ -486,6 +543,7 @@ function report(m: Measured, peakRss: Record<"mock" | Exclude<TargetName, "direc
       overheadMs,
     },
     peakRssMiB: peakRss,
+    costEngine: cost,
     checks,
     failures,
   });
