@@ -11,6 +11,7 @@ export interface AwsCredentials {
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken?: string;
+  expiration?: Date;
 }
 
 /**
@@ -23,6 +24,8 @@ export class BedrockTransport {
   private readonly origin: URL;
   private readonly basePath: string;
   private readonly toError: (err: unknown) => GatewayError;
+  /** The chain's last answer: reused without an await while it is not near expiry. */
+  private cached: AwsCredentials | undefined;
 
   constructor(
     private readonly provider: string,
@@ -48,17 +51,16 @@ export class BedrockTransport {
     const { modelId, ...rest } = input;
     const path = `${this.basePath}/model/${encodeURIComponent(modelId as string)}/${stream ? "converse-stream" : "converse"}`;
     const body = withBlobs ? JSON.stringify(rest, bytesAsBase64) : JSON.stringify(rest);
-    const headers = signedHeaders(
-      path,
-      body,
-      this.origin.host,
-      this.region,
-      await this.credentials(),
-      this.extraHeaders,
-    );
+    const credentials = this.cached !== undefined && fresh(this.cached) ? this.cached : await this.refreshCredentials();
+    const headers = signedHeaders(path, body, this.origin.host, this.region, credentials, this.extraHeaders);
     const res = await sendUpstream(this.pool, { path, method: "POST", headers, body }, call, stream, this.toError);
     if (res.kind === "whole" && (res.statusCode < 200 || res.statusCode >= 300)) throw this.httpError(res);
     return res;
+  }
+
+  private async refreshCredentials(): Promise<AwsCredentials> {
+    this.cached = await this.credentials();
+    return this.cached;
   }
 
   private httpError(res: Extract<UpstreamAnswer, { kind: "whole" }>): GatewayError {
@@ -78,6 +80,11 @@ export class BedrockTransport {
       $response: { headers: { "retry-after": header(res.headers["retry-after"]) } },
     });
   }
+}
+
+/** Static credentials never expire; temporary ones are refreshed five minutes before they do. */
+function fresh(c: AwsCredentials): boolean {
+  return c.expiration === undefined || c.expiration.getTime() - Date.now() > 5 * 60_000;
 }
 
 /** SigV4 headers for a POST to Bedrock's runtime; exported for the test that checks them against the SDK's signer. */
