@@ -77,6 +77,8 @@ export class RequestContext implements UpstreamObserver {
   /** The actual cost in USD, once the usage is priced. */
   costUsd: number | undefined = undefined;
   pricer: UsagePricer | undefined = undefined;
+  /** Chunks relayed by a stream cut short (see UpstreamObserver.onPartialOutput). */
+  partialChunks: number | undefined = undefined;
   error: GatewayError | undefined = undefined;
   outcome: Outcome | undefined = undefined;
   status = 0;
@@ -130,6 +132,10 @@ export class RequestContext implements UpstreamObserver {
 
   onUsage(usage: Usage): void {
     this.usage = usage;
+  }
+
+  onPartialOutput(chunks: number): void {
+    this.partialChunks = chunks;
   }
 
   costOf(usage: Usage): number | undefined {

@@ -47,6 +47,8 @@ const encoder = new TextEncoder();
 export class TranslatingRelay<E = EventSourceMessage> implements RelayStream {
   private readonly onEvent = (event: E) => this.translate(event);
   private out = "";
+  /** OpenAI chunks produced so far: roughly the tokens generated, for a stream cut before its usage. */
+  private produced = 0;
   private failure: GatewayError | undefined;
   private first = true;
   private ended = false;
@@ -96,6 +98,7 @@ export class TranslatingRelay<E = EventSourceMessage> implements RelayStream {
     const error = this.failure ?? this.asGatewayError(err);
     const usage = this.translator.usage();
     if (usage) this.observer.onUsage(usage);
+    this.observer.onPartialOutput(this.produced);
     this.end("upstream_error", error);
     // Chunks translated from the same read as the failure still go out, before the error frame.
     const pending = this.out;
@@ -112,6 +115,7 @@ export class TranslatingRelay<E = EventSourceMessage> implements RelayStream {
   cancel(): void {
     const usage = this.translator.usage();
     if (usage) this.observer.onUsage(usage); // tokens already generated are counted
+    this.observer.onPartialOutput(this.produced);
     this.end("client_abort");
     this.chunks.destroy();
   }
@@ -120,7 +124,10 @@ export class TranslatingRelay<E = EventSourceMessage> implements RelayStream {
     if (this.failure) return;
     try {
       const chunks = this.translator.onEvent(event);
-      if (chunks) for (const chunk of chunks) this.out += `data: ${JSON.stringify(chunk)}\n\n`;
+      if (chunks) {
+        this.produced += chunks.length;
+        for (const chunk of chunks) this.out += `data: ${JSON.stringify(chunk)}\n\n`;
+      }
     } catch (err) {
       this.failure = this.asGatewayError(err);
     }

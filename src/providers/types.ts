@@ -12,6 +12,11 @@ export interface UpstreamObserver {
   onUsage(usage: Usage): void;
   /** The cost in USD of this usage on this call's deployment, when its price is known (for usage.cost). */
   costOf(usage: Usage): number | undefined;
+  /**
+   * A stream cut short (client abort, upstream failure): how many chunks of output were relayed, so the
+   * tokens already generated can be counted when the upstream never reported its usage.
+   */
+  onPartialOutput(chunks: number): void;
   /** Called once when a relayed stream ends, whatever the reason. */
   onStreamEnd(outcome: StreamOutcome, error?: GatewayError): void;
 }

@@ -94,6 +94,9 @@ export function mountCostApi(app: Hono, deps: CostApiDeps): void {
     return json(c, { object: "list", group_by: groupBy ?? null, data: rows });
   });
 
+  // How far the estimates before the call were from the actual usage, per model (prompt tokens and cost).
+  app.get("/v1/usage/accuracy", (c) => json(c, { object: "prediction_accuracy", models: engine.accuracy.summary() }));
+
   app.post("/v1/cost/estimate", async (c) => {
     const body = parseBody(await c.req.text(), EstimateSchema);
     const request = asChatRequest(body);

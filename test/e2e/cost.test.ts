@@ -196,6 +196,15 @@ describe("prompt tokens are exact for OpenAI models on text", () => {
       metric(text, 'tollgate_prediction_relative_error_bucket{le="0",model="gpt-4o",metric="prompt_tokens"}'),
     ).toBe(PROMPTS.length);
   });
+
+  it("and the usage API reports the same accuracy per model", async () => {
+    const res = await fetch(`${gw.baseURL}/usage/accuracy`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as {
+      models: Record<string, { prompt_tokens?: { count: number; meanAbsError: number } }>;
+    };
+    expect(body.models["gpt-4o"]?.prompt_tokens).toMatchObject({ count: PROMPTS.length, meanAbsError: 0 });
+  });
 });
 
 interface EstimateRow {

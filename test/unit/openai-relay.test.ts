@@ -18,6 +18,7 @@ function observer() {
       seen.usage = u;
     },
     costOf: () => 0.000123,
+    onPartialOutput: () => {},
     onStreamEnd: (outcome) => {
       seen.outcome = outcome;
     },

@@ -1,5 +1,5 @@
 import type { CostEngine } from "../../cost/engine.js";
-import { cacheWriteTokens } from "../../openai/schema.js";
+import { cacheWriteTokens, type Usage } from "../../openai/schema.js";
 import { withUsageCost } from "../../openai/usage-cost.js";
 import type { UsageLedger, UsageRecord } from "../../usage/index.js";
 import type { NamedStage } from "../compose.js";
@@ -34,6 +34,7 @@ export function usageStage(): NamedStage {
 export function usageRecorder(engine: CostEngine, ledger: UsageLedger): (ctx: RequestContext) => void {
   return (ctx) => {
     const d = ctx.deployment;
+    if (ctx.partialChunks !== undefined) ctx.usage = partialUsage(ctx, ctx.partialChunks);
     const usage = ctx.usage;
     let cost = ctx.costUsd;
     if (cost === undefined && usage !== undefined && d !== undefined) {
@@ -45,6 +46,19 @@ export function usageRecorder(engine: CostEngine, ledger: UsageLedger): (ctx: Re
     }
     ledger.record(toRecord(ctx, cost));
   };
+}
+
+/**
+ * A stream cut short: the upstream's usage if it sent any, else the prompt as estimated; the completion at
+ * least one token per content chunk relayed (the first chunk carries only the role).
+ */
+function partialUsage(ctx: RequestContext, chunks: number): Usage | undefined {
+  const reported = ctx.usage;
+  const prompt = reported?.prompt_tokens || ctx.estimate?.promptTokens || 0;
+  const completion = Math.max(reported?.completion_tokens ?? 0, chunks - 1, 0);
+  if (reported && reported.prompt_tokens === prompt && reported.completion_tokens === completion) return reported;
+  if (prompt === 0 && completion === 0) return reported;
+  return { ...reported, prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
 const OUTCOME: Record<NonNullable<RequestContext["outcome"]>, string> = {

@@ -27,6 +27,8 @@ export class OpenAIRelay implements RelayStream {
   private partial: Buffer | undefined;
   /** The held tail, from the usage event on (rewriteTail only). */
   private tail: Buffer[] | undefined;
+  /** Whole events relayed (rewriteTail only): roughly the tokens generated, for a stream cut before its usage. */
+  private events = 0;
 
   constructor(
     readonly chunks: UpstreamBody,
@@ -61,12 +63,14 @@ export class OpenAIRelay implements RelayStream {
   onError(err: unknown): Uint8Array {
     const error = this.toGatewayError(err);
     if (this.rewriteTail) this.rewrittenTail(); // records the usage it holds; the bytes are not sent
+    this.observer.onPartialOutput(this.events);
     this.end("upstream_error", error);
     return sseErrorFrame(error);
   }
 
   cancel(): void {
     if (this.rewriteTail) this.rewrittenTail();
+    this.observer.onPartialOutput(this.events);
     this.end("client_abort");
     this.chunks.destroy(); // closes the upstream connection: the provider stops generating (and billing)
   }
@@ -92,6 +96,7 @@ export class OpenAIRelay implements RelayStream {
       return undefined;
     }
     if (end + 2 < joined.length) this.partial = Buffer.from(joined.subarray(end + 2));
+    for (let i = joined.indexOf(EVENT_END); i !== -1 && i <= end; i = joined.indexOf(EVENT_END, i + 2)) this.events++;
     return end + 2 === joined.length ? joined : joined.subarray(0, end + 2);
   }
 
