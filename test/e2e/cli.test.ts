@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OpenAIMock, startOpenAIMock } from "../mocks/openai.js";
@@ -147,7 +148,7 @@ describe("tollgate CLI", () => {
         file,
         `providers:\n  up:\n    type: openai-compatible\n    base_url: ${mock.url}\nmodels:\n  slow:\n    deployments: [{ provider: up, model: mock-slow-stream-25 }]\n`,
       );
-      const r = run(["--config", file, "--port", "0", "--host", "127.0.0.1"]);
+      const r = run(["--config", file, "--port", "0", "--host", "127.0.0.1"], { TOLLGATE_DATA_DIR: dir });
       const origin = await listening(r);
       const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: "tg-any", maxRetries: 0 });
       const stream = await client.chat.completions.create({
@@ -168,6 +169,56 @@ describe("tollgate CLI", () => {
       expect(r.lines.at(-1)?.msg).toBe("stopped");
       // A new connection after SIGTERM is refused.
       await expect(fetch(`${origin}/health`)).rejects.toThrow();
+      // The drained stream's usage record was written before exit.
+      const db = new Database(join(dir, "usage.db"), { readonly: true });
+      const rows = db.prepare("select outcome, completion_tokens from usage_records").all() as {
+        outcome: string;
+        completion_tokens: number;
+      }[];
+      db.close();
+      expect(rows).toEqual([{ outcome: "ok", completion_tokens: 20 }]); // as the mock upstream reports it
+    });
+
+    it("on SIGTERM under load, every answered request has exactly one usage record", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "tollgate-cli-"));
+      const file = join(dir, "routes.yaml");
+      writeFileSync(
+        file,
+        `providers:\n  up:\n    type: openai-compatible\n    base_url: ${mock.url}\nmodels:\n  fast:\n    deployments: [{ provider: up, model: gpt-4o-mini }]\n`,
+      );
+      const r = run(["--config", file, "--port", "0", "--host", "127.0.0.1"], { TOLLGATE_DATA_DIR: dir });
+      const origin = await listening(r);
+      const answered: string[] = [];
+      let sent = 0;
+      const body = JSON.stringify({ model: "fast", messages: [{ role: "user", content: "hi" }] });
+      const worker = async () => {
+        for (;;) {
+          const id = `load-${sent++}`;
+          if (sent > 2000) return;
+          if (sent === 300) r.child.kill("SIGTERM");
+          try {
+            const res = await fetch(`${origin}/v1/chat/completions`, {
+              method: "POST",
+              headers: { "content-type": "application/json", "x-request-id": id },
+              body,
+            });
+            if (res.status === 200) answered.push(id);
+            await res.arrayBuffer();
+          } catch {
+            return; // the listener is closed: this worker is done
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 20 }, worker));
+      expect(await r.exited).toBe(0);
+      expect(answered.length).toBeGreaterThanOrEqual(280);
+      const db = new Database(join(dir, "usage.db"), { readonly: true });
+      const rows = db.prepare("select request_id from usage_records where status = 200").all() as {
+        request_id: string;
+      }[];
+      db.close();
+      const stored = rows.map((row) => row.request_id).sort();
+      expect(stored).toEqual([...answered].sort()); // each answered request once, nothing else
     });
   });
 });
