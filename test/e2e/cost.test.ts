@@ -1,6 +1,7 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChatCompletionRequestSchema } from "../../src/openai/schema.js";
+import { COOKBOOK_MESSAGES } from "../fixtures/cookbook.js";
 import {
   COUNTING_COMPLETION_TOKENS,
   type CountingUpstream,
@@ -120,28 +121,7 @@ const PROMPTS: { name: string; messages: Record<string, string>[] }[] = [
   { name: "system and user", messages },
   {
     name: "the cookbook's example with names",
-    messages: [
-      {
-        role: "system",
-        content: "You are a helpful, pattern-following assistant that translates corporate jargon into plain English.",
-      },
-      { role: "system", name: "example_user", content: "New synergies will help drive top-line growth." },
-      { role: "system", name: "example_assistant", content: "Things working well together will increase revenue." },
-      {
-        role: "system",
-        name: "example_user",
-        content: "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage.",
-      },
-      {
-        role: "system",
-        name: "example_assistant",
-        content: "Let's talk later when we're less busy about how to do better.",
-      },
-      {
-        role: "user",
-        content: "This late pivot means we don't have time to boil the ocean for the client deliverable.",
-      },
-    ],
+    messages: COOKBOOK_MESSAGES,
   },
   {
     name: "non-ASCII and a long turn",

@@ -7,34 +7,10 @@ import {
   imageSizeFromDataUrl,
   imageTokens,
 } from "../../src/tokens/index.js";
+import { COOKBOOK_MESSAGES } from "../fixtures/cookbook.js";
 
 const request = (model: string, messages: unknown[], extra: Record<string, unknown> = {}) =>
   ({ model, messages, ...extra }) as ChatCompletionRequest;
-
-// The example from OpenAI's cookbook "How to count tokens with tiktoken" (section 6), whose published output is
-// 129 prompt tokens for gpt-3.5-turbo / gpt-4-0613 / gpt-4 and 124 for gpt-4o / gpt-4o-mini, as the API reported.
-const COOKBOOK_MESSAGES = [
-  {
-    role: "system",
-    content: "You are a helpful, pattern-following assistant that translates corporate jargon into plain English.",
-  },
-  { role: "system", name: "example_user", content: "New synergies will help drive top-line growth." },
-  { role: "system", name: "example_assistant", content: "Things working well together will increase revenue." },
-  {
-    role: "system",
-    name: "example_user",
-    content: "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage.",
-  },
-  {
-    role: "system",
-    name: "example_assistant",
-    content: "Let's talk later when we're less busy about how to do better.",
-  },
-  {
-    role: "user",
-    content: "This late pivot means we don't have time to boil the ocean for the client deliverable.",
-  },
-];
 
 // Section 7 of the same cookbook: 105 tokens on gpt-3.5-turbo / gpt-4, 101 on gpt-4o / gpt-4o-mini.
 const WEATHER_TOOLS = [
