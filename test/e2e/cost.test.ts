@@ -117,7 +117,7 @@ describe("cost headers and usage.cost", () => {
 });
 
 // OpenAI's cookbook examples (name fields included), non-ASCII text and a longer prompt.
-const PROMPTS: { name: string; messages: Record<string, string>[] }[] = [
+const PROMPTS: { name: string; messages: { role: string; content: string; name?: string }[] }[] = [
   { name: "system and user", messages },
   {
     name: "the cookbook's example with names",
