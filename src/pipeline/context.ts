@@ -53,6 +53,8 @@ export class RequestContext implements UpstreamObserver {
   /** Fires when the client goes away: aborts the upstream call. */
   signal: AbortSignalLike | undefined = undefined;
 
+  /** The Authorization header (the auth stage reads it; never logged). */
+  authorization: string | undefined = undefined;
   rawBody = "";
   chat: ChatCompletionRequest | undefined = undefined;
   embeddings: EmbeddingsRequest | undefined = undefined;

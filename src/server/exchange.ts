@@ -10,6 +10,8 @@ import { tooLarge } from "./http.js";
  */
 export interface Exchange<R> {
   readonly requestId: string;
+  /** The Authorization header, as sent. */
+  authorization(): string | undefined;
   readBody(limit: number): Promise<string>;
   /** Emits "abort" (or aborts) when the client goes away before the answer is complete. */
   clientGone(): AbortSignalLike;
@@ -44,6 +46,10 @@ export class NodeExchange implements Exchange<void> {
     const given = req.headers["x-request-id"];
     this.requestId = requestIdFrom(typeof given === "string" ? given : undefined);
   }
+  authorization(): string | undefined {
+    return this.req.headers.authorization;
+  }
+
 
   readBody(limit: number): Promise<string> {
     const req = this.req;
@@ -136,6 +142,10 @@ export class WebExchange implements Exchange<Response> {
   constructor(private readonly c: Context) {
     this.requestId = requestIdFrom(c.req.header("x-request-id"));
   }
+  authorization(): string | undefined {
+    return this.c.req.header("authorization");
+  }
+
 
   async readBody(limit: number): Promise<string> {
     const declared = this.c.req.header("content-length");

@@ -29,6 +29,7 @@ export function createModelCallHandler(deps: ModelCallDeps): ModelCallHandler {
     observe.start(ctx);
     pipeline.begin(ctx);
     try {
+      ctx.authorization = ex.authorization();
       ctx.rawBody = await ex.readBody(bodyLimit);
       if (endpoint === "chat") {
         const body = parseBody(ctx.rawBody, ChatCompletionRequestSchema);
