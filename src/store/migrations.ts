@@ -56,6 +56,69 @@ const MIGRATIONS: Record<string, Migration> = {
       await sql`drop table if exists usage_records`.execute(db);
     },
   },
+  "0002_auth": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("orgs")
+        .ifNotExists()
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("source", "text", (c) => c.notNull().defaultTo("api"))
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("teams")
+        .ifNotExists()
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("org_id", "text", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("source", "text", (c) => c.notNull().defaultTo("api"))
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("keys")
+        .ifNotExists()
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("team_id", "text", (c) => c.notNull())
+        .addColumn("org_id", "text", (c) => c.notNull())
+        .addColumn("key_hash", "text", (c) => c.notNull().unique())
+        .addColumn("prev_key_hash", "text")
+        .addColumn("prev_valid_until", "bigint")
+        .addColumn("hint", "text", (c) => c.notNull())
+        .addColumn("allowed_aliases", "text", (c) => c.notNull().defaultTo("[]"))
+        .addColumn("rpm", "integer")
+        .addColumn("tpm", "integer")
+        .addColumn("priority", "text", (c) => c.notNull().defaultTo("normal"))
+        .addColumn("expires_at", "bigint")
+        .addColumn("tags", "text", (c) => c.notNull().defaultTo("{}"))
+        .addColumn("enabled", "integer", (c) => c.notNull().defaultTo(1))
+        .addColumn("revoked_at", "bigint")
+        .addColumn("source", "text", (c) => c.notNull().defaultTo("api"))
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .execute();
+      // Authentication looks a key up by the hash of what the client sent: current or, during a rotation, previous.
+      await db.schema.createIndex("keys_prev_key_hash").ifNotExists().on("keys").column("prev_key_hash").execute();
+      await db.schema.createIndex("keys_team_id").ifNotExists().on("keys").column("team_id").execute();
+      await db.schema.createIndex("teams_org_id").ifNotExists().on("teams").column("org_id").execute();
+      await db.schema
+        .createTable("budgets")
+        .ifNotExists()
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("scope", "text", (c) => c.notNull())
+        .addColumn("scope_id", "text", (c) => c.notNull())
+        .addColumn("definition", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("budgets_scope").ifNotExists().on("budgets").columns(["scope", "scope_id"]).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const table of ["budgets", "keys", "teams", "orgs"])
+        await sql`drop table if exists ${sql.table(table)}`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -2,6 +2,7 @@ import type { ColumnType } from "kysely";
 
 /** A BIGINT column: Postgres returns int8 as a string (it may exceed 2^53), SQLite as a number. */
 type BigIntColumn = ColumnType<number | string, number, number>;
+type NullableBigIntColumn = ColumnType<number | string | null, number | null, number | null>;
 
 /** One row per request; `request_id` is the primary key, so a replayed batch inserts each request once. */
 export interface UsageRecordsTable {
@@ -35,8 +36,67 @@ export interface UsageRecordsTable {
   error_type: string | null;
 }
 
+/** Tenancy: org -> team -> key. `source` is `config` for rows declared in routes.yaml, `api` otherwise. */
+export interface OrgsTable {
+  id: string;
+  name: string;
+  source: string;
+  created_at: BigIntColumn;
+}
+
+export interface TeamsTable {
+  id: string;
+  org_id: string;
+  name: string;
+  source: string;
+  created_at: BigIntColumn;
+}
+
+/**
+ * A key is stored only as the SHA-256 hex of its secret. During a rotation the previous hash stays valid until
+ * `prev_valid_until`. `hint` is the masked form (`tg-ab***wxyz`), safe to show and log.
+ */
+export interface KeysTable {
+  id: string;
+  name: string;
+  team_id: string;
+  org_id: string;
+  key_hash: string;
+  prev_key_hash: string | null;
+  prev_valid_until: NullableBigIntColumn;
+  hint: string;
+  /** JSON array of alias names or globs (`gpt-*`); empty: every alias. */
+  allowed_aliases: string;
+  rpm: number | null;
+  tpm: number | null;
+  priority: string;
+  expires_at: NullableBigIntColumn;
+  /** JSON object of string tags. */
+  tags: string;
+  /** 0 or 1. */
+  enabled: number;
+  revoked_at: NullableBigIntColumn;
+  source: string;
+  created_at: BigIntColumn;
+  updated_at: BigIntColumn;
+}
+
+/** One budget definition per row, the JSON validated by BudgetSchema on write. */
+export interface BudgetsTable {
+  id: string;
+  scope: string;
+  scope_id: string;
+  definition: string;
+  created_at: BigIntColumn;
+  updated_at: BigIntColumn;
+}
+
 export interface Schema {
   usage_records: UsageRecordsTable;
+  orgs: OrgsTable;
+  teams: TeamsTable;
+  keys: KeysTable;
+  budgets: BudgetsTable;
 }
 
 /** A column's element type in Postgres, for the unnest() bulk insert (one array parameter per column). */
@@ -70,5 +130,36 @@ export const PG_COLUMN_TYPES: { [T in keyof Schema]: Record<keyof Schema[T] & st
     stream: "int",
     endpoint: "text",
     error_type: "text",
+  },
+  orgs: { id: "text", name: "text", source: "text", created_at: "bigint" },
+  teams: { id: "text", org_id: "text", name: "text", source: "text", created_at: "bigint" },
+  keys: {
+    id: "text",
+    name: "text",
+    team_id: "text",
+    org_id: "text",
+    key_hash: "text",
+    prev_key_hash: "text",
+    prev_valid_until: "bigint",
+    hint: "text",
+    allowed_aliases: "text",
+    rpm: "int",
+    tpm: "int",
+    priority: "text",
+    expires_at: "bigint",
+    tags: "text",
+    enabled: "int",
+    revoked_at: "bigint",
+    source: "text",
+    created_at: "bigint",
+    updated_at: "bigint",
+  },
+  budgets: {
+    id: "text",
+    scope: "text",
+    scope_id: "text",
+    definition: "text",
+    created_at: "bigint",
+    updated_at: "bigint",
   },
 };
