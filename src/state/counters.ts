@@ -52,6 +52,8 @@ export interface VelocityState {
   key: string;
   lastMinuteUsd: number;
   trailingHourUsd: number;
+  /** Minutes from the oldest spend in the trailing hour to now (0 when none): the mean's denominator. */
+  trailingMinutes: number;
 }
 
 export interface BudgetCounters {

@@ -201,13 +201,22 @@ export class MemoryCounters implements BudgetCounters {
       const minutes = this.velocity.get(key);
       let last = 0;
       let hour = 0;
+      let oldest = minute;
       if (minutes) {
         for (const [m, micro] of minutes) {
           if (m === minute) last += micro;
-          else if (m >= minute - 60 && m < minute) hour += micro;
+          else if (m >= minute - 60 && m < minute) {
+            hour += micro;
+            if (m < oldest) oldest = m;
+          }
         }
       }
-      return { key, lastMinuteUsd: microToUsd(last), trailingHourUsd: microToUsd(hour) };
+      return {
+        key,
+        lastMinuteUsd: microToUsd(last),
+        trailingHourUsd: microToUsd(hour),
+        trailingMinutes: minute - oldest,
+      };
     });
   }
 

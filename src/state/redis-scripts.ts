@@ -141,7 +141,8 @@ return out
 
 /**
  * KEYS: velocity hashes. ARGV: minute index, µ$ to add ("0" to only read).
- * Returns the current minute's and the 60 previous minutes' µ$ per key; older minutes are deleted.
+ * Returns per key the current minute's µ$, the 60 previous minutes' µ$, and how many minutes back the oldest
+ * spend in that window lies (0 without any); older minutes are deleted.
  */
 export const VELOCITY_LUA = `
 local minute = tonumber(ARGV[1])
@@ -153,16 +154,19 @@ for i = 1, #KEYS do
     redis.call('PEXPIRE', k, 7320000)
   end
   local h = redis.call('HGETALL', k)
-  local last, hour = 0, 0
+  local last, hour, oldest = 0, 0, minute
   for j = 1, #h, 2 do
     local m = tonumber(h[j])
     local v = tonumber(h[j + 1])
     if m == minute then last = last + v
-    elseif m >= minute - 60 and m < minute then hour = hour + v
+    elseif m >= minute - 60 and m < minute then
+      hour = hour + v
+      if m < oldest then oldest = m end
     elseif m < minute - 60 and ARGV[2] ~= '0' then redis.call('HDEL', k, h[j]) end
   end
   out[#out + 1] = last
   out[#out + 1] = hour
+  out[#out + 1] = minute - oldest
 end
 return out
 `;

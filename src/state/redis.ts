@@ -213,8 +213,9 @@ export class RedisCounters implements BudgetCounters {
     )) as number[];
     return keys.map((key, i) => ({
       key,
-      lastMinuteUsd: microToUsd(reply[i * 2] as number),
-      trailingHourUsd: microToUsd(reply[i * 2 + 1] as number),
+      lastMinuteUsd: microToUsd(reply[i * 3] as number),
+      trailingHourUsd: microToUsd(reply[i * 3 + 1] as number),
+      trailingMinutes: reply[i * 3 + 2] as number,
     }));
   }
 

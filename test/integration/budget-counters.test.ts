@@ -140,8 +140,10 @@ describe.each(["memory", "redis"] as const)("budget counters (%s)", (kind) => {
     t += 60_000;
     await counters.incrVelocity(["v"], 0.25);
     const [v] = await counters.incrVelocity(["v"], 0.25);
-    expect(v).toEqual({ key: "v", lastMinuteUsd: 0.5, trailingHourUsd: 0.5 });
+    expect(v).toEqual({ key: "v", lastMinuteUsd: 0.5, trailingHourUsd: 0.5, trailingMinutes: 1 });
     t += 61 * 60_000;
-    expect(await counters.readVelocity(["v"])).toEqual([{ key: "v", lastMinuteUsd: 0, trailingHourUsd: 0 }]);
+    expect(await counters.readVelocity(["v"])).toEqual([
+      { key: "v", lastMinuteUsd: 0, trailingHourUsd: 0, trailingMinutes: 0 },
+    ]);
   });
 });
