@@ -1,0 +1,83 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+
+export type AlertKind = "soft" | "hard" | "emergency";
+
+/** A budget event worth telling a human about; built by the budget service. */
+export interface AlertEvent {
+  kind: AlertKind;
+  /** The budget scope, e.g. "team:search" or "key:k_123/alias:gpt-4o". */
+  scope: string;
+  /** The period instance, e.g. "monthly:2026-11": deduplication is per instance, so a new period alerts again. */
+  period: string;
+  /** The fraction that triggered the event (0.8 for an 80% soft level, 1 for hard). */
+  threshold: number;
+  usedFraction: number;
+  spentUsd: number;
+  limitUsd: number;
+  /** When it happened: an ISO 8601 string or epoch milliseconds. */
+  at: string | number;
+}
+
+export type AlertFormat = "json" | "slack";
+
+/** Once per (scope, period, threshold, kind); also sent as x-tollgate-event-id so a receiver can dedupe too. */
+export function alertId(event: AlertEvent): string {
+  return `${event.scope}|${event.period}|${event.threshold}|${event.kind}`;
+}
+
+const percent = (fraction: number) => `${Math.round(fraction * 1000) / 10}%`;
+const usd = (amount: number) => `$${amount.toFixed(2)}`;
+
+const HEADLINE: Record<AlertKind, string> = {
+  soft: ":warning: Budget warning",
+  hard: ":no_entry: Budget exceeded",
+  emergency: ":rotating_light: Emergency brake",
+};
+
+export function alertBody(event: AlertEvent, format: AlertFormat): string {
+  const at = typeof event.at === "number" ? new Date(event.at).toISOString() : event.at;
+  if (format === "slack") {
+    const what =
+      event.kind === "emergency"
+        ? "spend velocity tripped the brake; requests are blocked until an admin resets it or the cool-down passes"
+        : event.kind === "hard"
+          ? "requests are refused until the period resets"
+          : "requests still pass";
+    return JSON.stringify({
+      text: `${HEADLINE[event.kind]} for ${event.scope} (${event.period}): ${percent(event.usedFraction)} used, ${usd(event.spentUsd)} of ${usd(event.limitUsd)} (threshold ${percent(event.threshold)}); ${what}. ${at}`,
+    });
+  }
+  return JSON.stringify({
+    type: "tollgate.budget.alert",
+    id: alertId(event),
+    kind: event.kind,
+    scope: event.scope,
+    period: event.period,
+    threshold: event.threshold,
+    usedFraction: event.usedFraction,
+    spentUsd: event.spentUsd,
+    limitUsd: event.limitUsd,
+    at,
+  });
+}
+
+/** `sha256=<hex>` of HMAC-SHA256(secret, `${timestamp}.${body}`), the value of x-tollgate-signature. */
+export function signAlert(secret: string, timestamp: string, body: string): string {
+  return `sha256=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
+}
+
+/** For receivers (and tests): constant-time check of the signature and of the timestamp's age. */
+export function verifyAlertSignature(
+  secret: string,
+  timestamp: string,
+  body: string,
+  signature: string,
+  toleranceSec = 300,
+  nowMs = Date.now(),
+): boolean {
+  const ts = Number(timestamp);
+  if (!Number.isFinite(ts) || Math.abs(nowMs / 1000 - ts) > toleranceSec) return false;
+  const expected = Buffer.from(signAlert(secret, timestamp, body));
+  const given = Buffer.from(signature);
+  return expected.length === given.length && timingSafeEqual(expected, given);
+}
