@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { type BudgetsConfig, BudgetsConfigSchema } from "../../src/budget/definition.js";
+import type { z } from "zod";
+import { BudgetsConfigSchema } from "../../src/budget/definition.js";
 import {
   type BudgetBreach,
   type BudgetDecision,
@@ -51,7 +52,7 @@ describe.each(["memory", "redis"] as const)("budget service (%s)", (kind) => {
     await Promise.all(open.splice(0).map((c) => c.close()));
   });
 
-  function service(config: Partial<BudgetsConfig> & { definitions: unknown[] }, observer = {}) {
+  function service(config: z.input<typeof BudgetsConfigSchema>, observer = {}) {
     const counters =
       kind === "memory"
         ? new MemoryCounters({ now })
