@@ -324,7 +324,7 @@ export class KeyService {
     const row = await this.requireKey(id);
     if (row.revokedAt !== null) throw conflict(`The key '${id}' is revoked; create a new one instead.`, "id");
     if (!Number.isFinite(graceSeconds) || graceSeconds < 0)
-      throw badValue("grace_seconds must be >= 0", "grace_seconds");
+      throw badValue("Invalid value for 'grace_seconds': expected a number >= 0.", "grace_seconds");
     const secret = generateKey();
     const now = this.now();
     await this.records.updateKey(id, {

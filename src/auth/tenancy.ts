@@ -22,7 +22,8 @@ export class Tenancy {
 
   async requireOrg(id: string, param?: string): Promise<OrgInfo> {
     const org = await this.records.org(id);
-    if (org === undefined) throw param ? badValue(`Unknown org '${id}'.`, param) : notFound("org", id);
+    if (org === undefined)
+      throw param ? badValue(`Invalid value for '${param}': unknown org '${id}'.`, param) : notFound("org", id);
     return org;
   }
 
@@ -53,7 +54,8 @@ export class Tenancy {
 
   async requireTeam(id: string, param?: string): Promise<TeamInfo> {
     const team = await this.records.team(id);
-    if (team === undefined) throw param ? badValue(`Unknown team '${id}'.`, param) : notFound("team", id);
+    if (team === undefined)
+      throw param ? badValue(`Invalid value for '${param}': unknown team '${id}'.`, param) : notFound("team", id);
     return team;
   }
 
