@@ -168,3 +168,15 @@ describe.each(["memory", "redis"] as const)("rate limits (%s)", (store) => {
     }
   });
 });
+
+describe("rate limits with Redis unreachable", () => {
+  it("falls back to the per-replica insurance limiter instead of failing requests", async () => {
+    const limits = new RateLimits({ redis: "redis://127.0.0.1:1", keyPrefix: `tg-test:${RUN}:down` });
+    limiters.push(limits);
+    const request: RateLimitRequest = { keyId: "k1", limits: { key: { rpm: 2 } }, predictedTokens: 0 };
+    await limits.admit(request);
+    await limits.admit(request);
+    const refused = await refusalOf(limits.admit(request));
+    expect(refused.code).toBe("rate_limit_exceeded");
+  });
+});
