@@ -164,7 +164,8 @@ export class BudgetService {
   async settle(reservation: BudgetReservation, actualUsd: number, actualTokens: number): Promise<void> {
     if (reservation.id === "") return;
     const actual = reservation.charges.map((c) => ({ ...c, usd: actualUsd, tokens: actualTokens }));
-    await this.counters.settle(reservation.id, actual);
+    // A repeated settle changes nothing, so it neither reports nor counts toward velocity twice.
+    if (!(await this.counters.settle(reservation.id, actual))) return;
     this.observer.settled?.({ reservationId: reservation.id, scopes: reservation.labels, actualUsd, actualTokens });
     if (reservation.brakes.length > 0 && actualUsd > 0) await this.checkVelocity(reservation.brakes, actualUsd);
   }

@@ -59,10 +59,10 @@ export interface VelocityState {
 export interface BudgetCounters {
   /** All or nothing: every hard charge fits (spent + reserved + amount <= limit) or nothing is held. */
   reserve(charges: Charge[], ttlMs: number, options?: ReserveOptions): Promise<ReserveResult>;
-  /** Drops the holds and adds the actual spend, once: a second call for the same id does nothing. */
-  settle(reservationId: string, actual: Charge[]): Promise<void>;
+  /** Drops the holds and adds the actual spend, once: a second call for the same id does nothing and returns false. */
+  settle(reservationId: string, actual: Charge[]): Promise<boolean>;
   /** Drops the holds without spend (the request never reached upstream). Same as settle(id, []). */
-  release(reservationId: string): Promise<void>;
+  release(reservationId: string): Promise<boolean>;
   read(keys: string[]): Promise<ScopeState[]>;
   /** Adds spend to each key's current minute bucket and returns the velocity after it. */
   incrVelocity(keys: string[], usd: number): Promise<VelocityState[]>;

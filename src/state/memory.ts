@@ -120,10 +120,10 @@ export class MemoryCounters implements BudgetCounters {
     return { ok: true, reservationId: id, states };
   }
 
-  async settle(reservationId: string, actual: Charge[]): Promise<void> {
+  async settle(reservationId: string, actual: Charge[]): Promise<boolean> {
     const now = this.now();
     const record = this.records.get(reservationId);
-    if (record?.done) return;
+    if (record?.done) return false;
     const keys = new Set(record?.keys ?? []);
     for (const charge of actual) keys.add(charge.key);
     for (const key of keys) {
@@ -143,9 +143,10 @@ export class MemoryCounters implements BudgetCounters {
       else bucket.dropAt = Math.max(bucket.dropAt, charge.periodEndMs + PERIOD_GRACE_MS);
     }
     this.records.set(reservationId, { keys: [...keys], done: true, dropAt: now + SETTLED_MEMORY_MS });
+    return true;
   }
 
-  release(reservationId: string): Promise<void> {
+  release(reservationId: string): Promise<boolean> {
     return this.settle(reservationId, []);
   }
 

@@ -143,7 +143,7 @@ export class RedisCounters implements BudgetCounters {
     return { ok: true, reservationId: id, states: charges.map((c, i) => stateAt(c.key, reply, 1 + i * 4)) };
   }
 
-  async settle(reservationId: string, actual: Charge[]): Promise<void> {
+  async settle(reservationId: string, actual: Charge[]): Promise<boolean> {
     const now = this.now();
     const keys = [this.recordKey(reservationId)];
     for (const c of actual) keys.push(this.bucketKey(c.key));
@@ -152,10 +152,10 @@ export class RedisCounters implements BudgetCounters {
     for (const c of actual) {
       args.push(String(toMicroUsd(c.usd)), String(Math.max(0, Math.round(c.tokens))), keepMs(c, now, 0));
     }
-    await this.run(SETTLE, keys, args);
+    return (await this.run(SETTLE, keys, args)) === 1;
   }
 
-  release(reservationId: string): Promise<void> {
+  release(reservationId: string): Promise<boolean> {
     return this.settle(reservationId, []);
   }
 

@@ -83,8 +83,8 @@ describe.each(["memory", "redis"] as const)("budget counters (%s)", (kind) => {
     if (!r.ok) throw new Error("expected ok");
     expect(r.states[0]).toMatchObject({ reservedMicroUsd: 500_000, reservedTokens: 100 });
     const actual = [hard("s", 0.123456, 1, { tokens: 42 }), hard("s2", 0.123456, 10, { tokens: 42 })];
-    await counters.settle(r.reservationId, actual);
-    await counters.settle(r.reservationId, actual);
+    expect(await counters.settle(r.reservationId, actual)).toBe(true);
+    expect(await counters.settle(r.reservationId, actual)).toBe(false);
     const states = await counters.read(["s", "s2"]);
     for (const s of states) {
       expect(s).toMatchObject({ spentMicroUsd: 123_456, reservedMicroUsd: 0, spentTokens: 42, reservedTokens: 0 });
