@@ -108,7 +108,7 @@ function openPostgres(url: string, options: StoreOptions): Store {
     dialect: "postgres",
     migrate: async () => {
       if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
-      await migrate(db);
+      await migrate(db, schema);
     },
     async insertIgnoringDuplicates(table, conflictColumn, rows) {
       if (rows.length === 0) return;
@@ -125,7 +125,16 @@ function openPostgres(url: string, options: StoreOptions): Store {
   };
 }
 
-async function migrate(db: Kysely<Schema>): Promise<void> {
-  const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+/**
+ * With a Postgres schema, Kysely's own migration tables live in it too: left to default, Kysely looks them up
+ * across every schema and would find another deployment's in `public`.
+ */
+async function migrate(db: Kysely<Schema>, schema?: string): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider,
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  const { error } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
 }
