@@ -56,9 +56,10 @@ describe("Redis down", () => {
   it("fails fast while Redis is away and serves again once it returns, with the same client", async () => {
     const proxy = new TcpProxy("127.0.0.1", 6379);
     await proxy.start();
+    const prefix = `tg-test:recover:${randomUUID()}`;
     const counters = new RedisCounters({
       url: `redis://127.0.0.1:${proxy.port}`,
-      prefix: `tg-test:recover:${Date.now()}`,
+      prefix,
     });
     const service = new BudgetService({
       counters,
