@@ -3,19 +3,28 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Hono } from "hono";
+import { BudgetStore } from "./admin/budget-store.js";
+import { AlertSender } from "./alerts/index.js";
+import { isAuthEnabled, KeyService, masterKeyFrom, syncDeclared } from "./auth/index.js";
+import { BudgetService } from "./budget/service.js";
 import type { LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { CostEngine } from "./cost/engine.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics/index.js";
 import { buildPipeline } from "./pipeline/index.js";
+import { budgetStage } from "./pipeline/stages/budget.js";
 import { createPricing, type Pricing, pricingOptionsFromConfig, unknownPrices } from "./pricing/index.js";
 import { createProviderClient } from "./providers/registry.js";
 import type { ProviderClient } from "./providers/types.js";
+import { RateLimits } from "./ratelimit/index.js";
+import { PriorityGate } from "./resilience/priority.js";
 import { buildRoutingTable, type RoutingTable } from "./routing/table.js";
 import { createRequestListener } from "./server/listener.js";
 import { createModelCallHandler } from "./server/model-call.js";
 import { createHttpApp } from "./server/routes.js";
+import { MemoryCounters } from "./state/memory.js";
+import { RedisCounters } from "./state/redis.js";
 import { openStore, type Store } from "./store/index.js";
 import {
   AccuracyTracker,
@@ -47,6 +56,8 @@ export interface Services {
   store: Store;
   ledger: UsageLedger;
   metrics: Metrics;
+  keys: KeyService;
+  budgets: BudgetService;
 }
 
 export interface GatewayOptions {
@@ -128,13 +139,81 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     for (const [source, age] of Object.entries(pricing.priceAges())) metrics.priceAge.labels({ source }).set(age);
   });
 
-  const services: Services = { table, pricing, engine, store, ledger, metrics };
-  const pipeline = buildPipeline({ table, cost: { engine, ledger, unknownPrice: config.pricing.unknown_price } });
+  // Keys live in the same store as the ledger; with Redis, changes reach every replica's cache at once.
+  const redisUrl = config.state.redis_url || env.REDIS_URL || undefined;
+  const keys = await KeyService.open({ store, logger, ...(redisUrl ? { redisUrl } : {}) });
+  const masterKey = masterKeyFrom(config.auth, env);
+  let authEnabled: boolean;
+  try {
+    const declared = await syncDeclared(keys, config.auth, env);
+    for (const warning of declared.warnings) logger.warn(warning);
+    authEnabled = await isAuthEnabled(keys, masterKey);
+  } catch (err) {
+    // The store is unreachable: keys cannot be read now, so auth stays on if anything asks for it (fail closed).
+    authEnabled = masterKey !== undefined || config.auth.keys.length > 0;
+    logger.error({ err: (err as Error).message }, "keys not synced: the database is unreachable");
+  }
+  if (!authEnabled) logger.warn("no API key is configured and no master key is set: the gateway is open to anyone");
+  const rateLimits = new RateLimits({
+    ...(redisUrl ? { redis: redisUrl } : {}),
+    burstWindowSec: config.rate_limits.burst_window_s,
+  });
+
+  const budgetStore = new BudgetStore(store);
+  const counters = redisUrl ? new RedisCounters({ url: redisUrl }) : new MemoryCounters();
+  const budgets = new BudgetService({
+    counters,
+    config: config.budgets,
+    observer: {
+      breached: (scope, level) => metrics.budgetBreaches.labels({ scope, level }).inc(),
+    },
+  });
+  // Declared budgets plus those made through the admin API; reloaded when any replica changes one.
+  const loadBudgets = async () => {
+    try {
+      const stored = await budgetStore.list();
+      budgets.setDefinitions([...config.budgets.definitions, ...stored.map((b) => b.definition)]);
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, "stored budgets not loaded; declared ones apply");
+    }
+  };
+  await loadBudgets();
+  keys.subscribe((event) => {
+    if (event.kind === "budgets") void loadBudgets();
+  });
+  const alerts = config.budgets.alerts.length
+    ? new AlertSender({
+        targets: config.budgets.alerts,
+        onResult: (r) => {
+          if (!r.ok) logger.warn({ url: r.url, attempts: r.attempts }, "budget alert not delivered");
+        },
+      })
+    : undefined;
+  metrics.onScrapeAsync(async () => {
+    for (const u of await budgets.utilization()) metrics.budgetUtilization.labels({ scope: u.scope }).set(u.fraction);
+  });
+
+  const services: Services = { table, pricing, engine, store, ledger, metrics, keys, budgets };
+  const pipeline = buildPipeline({
+    table,
+    cost: { engine, ledger, unknownPrice: config.pricing.unknown_price },
+    ...(authEnabled ? { keys } : {}),
+    rateLimits: { limits: rateLimits, config: config.rate_limits },
+    beforeRoute: [budgetStage(budgets, table, logger, alerts)],
+    gates: priorityGates(config),
+  });
   const handleModelCall = createModelCallHandler({ pipeline, bodyLimit: config.server.body_limit, metrics, logger });
   const app = createHttpApp({
     table,
     metrics,
-    cost: { table, pricing, engine, store },
+    cost: { table, pricing, engine, store, ...(authEnabled ? { keys, masterKey } : {}) },
+    admin: {
+      keys,
+      store,
+      masterKey,
+      masterKeyEnv: config.auth.master_key_env,
+      onBudgetsChanged: () => void loadBudgets(),
+    },
     readiness: [],
     handleModelCall,
     onUnhandledError: (err, path) => logger.error({ err, path }, "unhandled error"),
@@ -150,6 +229,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
       pricing.stop();
       await Promise.allSettled([...clients.values()].map((c) => c.close()));
       await migrated.stop();
+      await Promise.allSettled([rateLimits.close(), keys.close(), counters.close(), alerts?.close()]);
       await ledger.close(); // flushes every record (to the database, or the spool), then closes the store
       await engine.estimator.close();
     },
@@ -224,6 +304,20 @@ async function openPricing(
     stop();
   };
   return pricing;
+}
+
+/** A PriorityGate per deployment that sets max_concurrency. */
+function priorityGates(config: Config): Map<string, PriorityGate> {
+  const gates = new Map<string, PriorityGate>();
+  for (const alias of Object.values(config.models)) {
+    for (const d of alias.deployments) {
+      const id = `${d.provider}/${d.model}`;
+      if (d.max_concurrency && !gates.has(id)) {
+        gates.set(id, new PriorityGate({ maxConcurrent: d.max_concurrency, maxQueue: d.max_queue ?? 100 }));
+      }
+    }
+  }
+  return gates;
 }
 
 function deploymentModels(config: Config): { provider: string; model: string }[] {

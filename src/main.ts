@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { parseArgs } from "node:util";
+import { ADMIN_COMMANDS, runAdminCommand } from "./admin/cli.js";
 import { createGateway, type Gateway } from "./app.js";
 import { ConfigError, loadConfig } from "./config/load.js";
 import { PricingFileError } from "./pricing/index.js";
@@ -20,10 +21,14 @@ Options:
   -v, --version          print the version
   -h, --help             print this help
 
+Admin commands: tollgate orgs|teams|keys|budgets ... (tollgate keys --help)
+
 Environment: provider keys are read from the variables routes.yaml names (e.g. \${OPENAI_API_KEY}).
 Docs: README.md`;
 
 async function main(argv: string[]): Promise<number> {
+  // `tollgate keys create ...`, `tollgate budgets set ...`: the admin commands, on the same store.
+  if ((ADMIN_COMMANDS as readonly string[]).includes(argv[0] ?? "")) return runAdminCommand(argv, process.env);
   let args: ReturnType<typeof parse>;
   try {
     args = parse(argv);

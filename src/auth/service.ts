@@ -1,9 +1,9 @@
 import type { Logger } from "../log.js";
-import type { Identity } from "../pipeline/context.js";
 import type { Store } from "../store/index.js";
 import { type AliasMatcher, compileAliasMatcher } from "./aliases.js";
 import { type ChangeBus, type ChangeEvent, type ChangeListener, createChangeBus, LocalChangeBus } from "./bus.js";
 import { badValue, conflict, expiredKey, incorrectKey, missingKey, modelNotAllowed, notFound } from "./errors.js";
+import type { Identity } from "./identity.js";
 import { generateKey, hashesEqual, hashKey, maskKey, newId } from "./key-format.js";
 import {
   AuthRecords,

@@ -74,6 +74,22 @@ export const BudgetsConfigSchema = z
       .default(600)
       .describe("A reservation a crashed replica never settled expires after this."),
     definitions: z.array(BudgetSchema).default([]).describe("Budgets declared in routes.yaml (GitOps)."),
+    alerts: z
+      .array(
+        z
+          .object({
+            url: z.url().describe("Webhook receiving soft, hard and emergency budget events."),
+            format: z.enum(["json", "slack"]).default("json").describe("Generic JSON, or Slack's {text}."),
+            secret: z
+              .string()
+              .min(1)
+              .optional()
+              .describe("HMAC-SHA256 key for x-tollgate-signature (a ${ENV_VAR} reference)."),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe("Budget alert webhooks: signed, deduplicated per threshold and period, retried, off the request path."),
   })
   .strict();
 

@@ -120,6 +120,11 @@ export class BudgetService {
   }
 
   /** Replace the definitions (admin API, config reload); reservations already made settle unchanged. */
+  /** Whether any budget is defined (the stage skips the reserve round trip when none is). */
+  get active(): boolean {
+    return this.index.all.length > 0;
+  }
+
   setDefinitions(definitions: readonly BudgetDefinition[]): void {
     this.index = new BudgetIndex(definitions);
   }

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { AuthConfigSchema } from "../auth/config.js";
+import { BudgetsConfigSchema } from "../budget/definition.js";
 import { DeploymentPriceSchema, PricingConfigSchema } from "../pricing/config.js";
 
 /** Provider types this build can talk to; each has a folder under src/providers/. */
@@ -102,6 +104,42 @@ export const PredictionSchema = z
   })
   .strict();
 
+const RateLimitSchema = z
+  .object({
+    rpm: z.number().int().positive().optional().describe("Requests per minute."),
+    tpm: z.number().int().positive().optional().describe("Tokens (prompt + completion) per minute."),
+    burst_requests: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe("Extra requests allowed per burst window once the minute's are spent."),
+    burst_tokens: z.number().int().positive().optional().describe("Extra tokens allowed per burst window."),
+  })
+  .strict();
+
+export const RateLimitsSchema = z
+  .object({
+    teams: z.record(z.string().min(1), RateLimitSchema).default({}).describe("Limits per team id."),
+    aliases: z
+      .record(z.string().min(1), RateLimitSchema)
+      .default({})
+      .describe("Limits per alias, shared by every key that calls it."),
+    burst_window_s: z.number().int().positive().default(600).describe("The window bursts are counted over."),
+  })
+  .strict();
+
+export const StateSchema = z
+  .object({
+    redis_url: z
+      .string()
+      .optional()
+      .describe(
+        "Redis for state shared by every replica (budgets, rate limits, key invalidation). Unset: the REDIS_URL environment variable, else in-process state (one replica).",
+      ),
+  })
+  .strict();
+
 export const ProviderSchema = z
   .object({
     type: z.enum(PROVIDER_TYPES).describe("Wire format spoken by this provider."),
@@ -180,6 +218,20 @@ export const DeploymentSchema = z
     model: z.string().min(1).describe("Model name sent upstream."),
     weight: z.number().nonnegative().default(1).describe("Relative share of traffic under weighted routing."),
     region: z.string().optional().describe("Region of this deployment; defaults to the provider's region."),
+    max_concurrency: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        "Calls in flight to this deployment at most; more wait, high priority keys first, and low ones are shed first (429) once max_queue wait.",
+      ),
+    max_queue: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("With max_concurrency: calls that may wait for this deployment (default 100)."),
     price: DeploymentPriceSchema.optional().describe(
       "Negotiated price of this deployment (USD per million tokens, or a discount); the rest comes from the price database.",
     ),
@@ -205,6 +257,12 @@ export const ConfigSchema = z
       "Model prices: the bundled genai-prices database, live refresh, override files.",
     ),
     prediction: PredictionSchema.prefault({}).describe("Cost prediction before the call."),
+    auth: AuthConfigSchema.prefault({}).describe(
+      "Orgs, teams and keys declared in the file. With no key anywhere and no master key set, the gateway runs open (no auth).",
+    ),
+    budgets: BudgetsConfigSchema.prefault({}).describe("Budgets: time zone, Redis-down behaviour, declared budgets."),
+    rate_limits: RateLimitsSchema.prefault({}).describe("rpm / tpm per team and per alias (per key: on the key)."),
+    state: StateSchema.prefault({}).describe("Where shared state lives."),
   })
   .strict()
   .superRefine(
@@ -254,5 +312,6 @@ export type DeploymentConfig = z.infer<typeof DeploymentSchema>;
 export type AliasConfig = z.infer<typeof AliasSchema>;
 export type Timeouts = z.infer<typeof TimeoutsSchema>;
 export type { PricingConfig } from "../pricing/config.js";
+export type RateLimitsConfig = z.infer<typeof RateLimitsSchema>;
 export type UsageConfig = z.infer<typeof UsageSchema>;
 export type PredictionConfig = z.infer<typeof PredictionSchema>;

@@ -7,6 +7,7 @@ export function createMetrics() {
   const inFlight = { count: 0 };
   // Per-request counters are summed in plain fields and handed to prom-client when scraped.
   const beforeScrape: (() => void)[] = [];
+  const asyncBeforeScrape: (() => Promise<void>)[] = [];
   const collect = () => {
     for (const flush of beforeScrape) flush();
   };
@@ -96,6 +97,25 @@ export function createMetrics() {
       help: "Usage records not yet in the database (buffered or spooled on disk, as records).",
       registers: [registry],
     }),
+    budgetUtilization: new Gauge({
+      name: "tollgate_budget_utilization_ratio",
+      help: "Spend over limit, per budget scope and period.",
+      labelNames: ["scope"] as const,
+      registers: [registry],
+      async collect() {
+        for (const flush of asyncBeforeScrape) await flush();
+      },
+    }),
+    budgetBreaches: new Counter({
+      name: "tollgate_budget_breach_total",
+      help: "Requests refused by a budget, by scope and level (hard, emergency).",
+      labelNames: ["scope", "level"] as const,
+      registers: [registry],
+    }),
+    /** Registers async work to run before every scrape (reading shared state). */
+    onScrapeAsync(flush: () => Promise<void>) {
+      asyncBeforeScrape.push(flush);
+    },
     inFlight,
     inFlightGauge: new Gauge({
       name: "tollgate_requests_in_flight",

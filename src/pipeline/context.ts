@@ -1,3 +1,5 @@
+import type { Identity } from "../auth/identity.js";
+import type { AuthedKey } from "../auth/index.js";
 import type { Prediction } from "../cost/engine.js";
 import type { GatewayError } from "../errors.js";
 import type { ChatCompletionRequest, EmbeddingsRequest, Usage } from "../openai/schema.js";
@@ -9,13 +11,7 @@ export type Endpoint = "chat" | "embeddings";
 /** How the request ended, for logs, metrics and (later) the usage ledger. */
 export type Outcome = StreamOutcome | "error";
 
-/** Who is calling; filled by the auth stage (org/team/key). */
-export interface Identity {
-  keyId: string;
-  teamId?: string;
-  orgId?: string;
-  endUser?: string;
-}
+export type { Identity } from "../auth/identity.js";
 
 export interface RouteDecision {
   strategy: string;
@@ -63,6 +59,10 @@ export class RequestContext implements UpstreamObserver {
   stream = false;
 
   identity: Identity | undefined = undefined;
+  /** What the budget stage decided (reserved, breached, unchecked), for the usage record. */
+  budgetDecision: string | undefined = undefined;
+  /** The caller's key, once the auth stage has found it (limits, priority). */
+  key: AuthedKey | undefined = undefined;
   estimate: CostEstimate | undefined = undefined;
   /** The predict stage's per-deployment figures, kept for learning from the actual usage. */
   prediction: Prediction | undefined = undefined;
@@ -86,6 +86,9 @@ export class RequestContext implements UpstreamObserver {
   status = 0;
   firstByteMs: number | undefined = undefined;
   durationMs: number | undefined = undefined;
+
+  /** Work that needs the request's final usage and cost (settling budgets, correcting token limits). */
+  private usageListeners: Finalizer[] | undefined = undefined;
 
   // Most requests have one finalizer: kept in a field, the array only for the rest.
   private finalizer: Finalizer | undefined = undefined;
@@ -111,6 +114,26 @@ export class RequestContext implements UpstreamObserver {
     if (this.finalizer === undefined) this.finalizer = finalizer;
     else if (this.finalizers === undefined) this.finalizers = [finalizer];
     else this.finalizers.push(finalizer);
+  }
+
+  /** Runs `listener` once the actual usage and cost are known (the usage stage calls them), however it ended. */
+  afterUsage(listener: Finalizer): void {
+    if (this.usageListeners === undefined) this.usageListeners = [listener];
+    else this.usageListeners.push(listener);
+  }
+
+  /** Called by the usage stage once usage and cost are final. */
+  usageFinal(): void {
+    const listeners = this.usageListeners;
+    if (listeners === undefined) return;
+    this.usageListeners = undefined;
+    for (const listener of listeners) {
+      try {
+        listener(this);
+      } catch {
+        // one failing listener must not keep the others (or the usage record) from running
+      }
+    }
   }
 
   get done(): boolean {

@@ -1,10 +1,16 @@
+import type { KeyService } from "../auth/index.js";
+import type { RateLimitsConfig } from "../config/schema.js";
 import type { CostEngine } from "../cost/engine.js";
+import type { RateLimits } from "../ratelimit/index.js";
+import type { PriorityGate } from "../resilience/priority.js";
 import type { RoutingTable } from "../routing/table.js";
 import type { UsageLedger } from "../usage/index.js";
 import { compose, type NamedStage } from "./compose.js";
 import type { RequestContext } from "./context.js";
+import { authStage } from "./stages/auth.js";
 import { callStage } from "./stages/call.js";
 import { predictStage } from "./stages/predict.js";
+import { rateLimitStage } from "./stages/rate-limit.js";
 import { routeStage } from "./stages/route.js";
 import { usageRecorder, usageStage } from "./stages/usage.js";
 
@@ -12,6 +18,13 @@ export interface PipelineDeps {
   table: RoutingTable;
   /** The cost engine and the usage ledger; without them nothing is priced or recorded (unit tests). */
   cost?: { engine: CostEngine; ledger: UsageLedger; unknownPrice: "block" | "allow" };
+  /** Absent: the gateway runs open (no key anywhere, no master key). */
+  keys?: KeyService;
+  rateLimits?: { limits: RateLimits; config: RateLimitsConfig };
+  /** Extra stages placed before routing (the budget stage). */
+  beforeRoute?: NamedStage[];
+  /** Deployment id -> its concurrency gate. */
+  gates?: ReadonlyMap<string, PriorityGate>;
 }
 
 export interface Pipeline {
@@ -22,15 +35,20 @@ export interface Pipeline {
 }
 
 /**
- * The request path, in order. Stages still to come take their slot here:
- *   usage -> auth -> rateLimit -> predict -> budget -> cache -> route -> resilience -> call
- * (the ledger record is written by a finalizer registered in begin(), so refused requests have one too.)
+ * The request path, in order:
+ *   usage -> auth -> predict -> rateLimit -> budget -> (cache) -> route -> (resilience) -> call
+ * Rate limits run after predict because token limits charge the predicted tokens at admission. The ledger
+ * record is written by a finalizer registered in begin(), so refused requests have one too.
  */
 export function buildPipeline(deps: PipelineDeps): Pipeline {
   const cost = deps.cost;
-  const stages: NamedStage[] = cost
-    ? [usageStage(), predictStage(cost.engine, deps.table, cost.unknownPrice), routeStage(deps.table), callStage]
-    : [routeStage(deps.table), callStage];
+  const stages: NamedStage[] = [];
+  if (cost) stages.push(usageStage());
+  if (deps.keys) stages.push(authStage(deps.keys));
+  if (cost) stages.push(predictStage(cost.engine, deps.table, cost.unknownPrice));
+  if (deps.rateLimits) stages.push(rateLimitStage(deps.rateLimits.limits, deps.rateLimits.config));
+  if (deps.beforeRoute) stages.push(...deps.beforeRoute);
+  stages.push(routeStage(deps.table), callStage(deps.gates));
   const record = cost ? usageRecorder(cost.engine, cost.ledger) : undefined;
   return {
     stages,

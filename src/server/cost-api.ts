@@ -1,5 +1,6 @@
 import type { Context, Hono } from "hono";
 import { z } from "zod";
+import { type KeyService, secretsEqual } from "../auth/index.js";
 import type { CostEngine } from "../cost/engine.js";
 import { GatewayError } from "../errors.js";
 import { type ChatCompletionRequest, ChatCompletionRequestSchema } from "../openai/schema.js";
@@ -17,6 +18,14 @@ export interface CostApiDeps {
   store: Store;
   /** Sends one chat completion through the whole pipeline (for /api/send_prompt). */
   sendChat(body: string): Promise<Response>;
+  /** With auth on: every route needs a key; a team key reads only its team's usage, the master key any. */
+  keys?: KeyService;
+  masterKey?: string | undefined;
+}
+
+/** Who may read what: undefined team = everything (the master key, or no auth). */
+interface Reader {
+  teamId: string | undefined;
 }
 
 const GROUP_BY = ["day", "hour", "key", "team", "model", "provider"] as const;
@@ -68,11 +77,43 @@ interface Candidate {
 export function mountCostApi(app: Hono, deps: CostApiDeps): void {
   const { table, pricing, engine, store } = deps;
   const idOf = (c: Context) => requestIdFrom(c.req.header("x-request-id"));
+  const reader = async (c: Context): Promise<Reader> => {
+    if (deps.keys === undefined) return { teamId: undefined };
+    const header = c.req.header("authorization");
+    const presented = header?.replace(/^Bearer\s+/i, "");
+    if (deps.masterKey && presented && secretsEqual(presented, deps.masterKey)) return { teamId: undefined };
+    const key = await deps.keys.authenticate(header);
+    return { teamId: key.teamId };
+  };
+  app.use("/v1/usage/*", async (c, next) => {
+    await reader(c);
+    await next();
+  });
+  app.use("/v1/cost/*", async (c, next) => {
+    await reader(c);
+    await next();
+  });
+  app.use("/api/*", async (c, next) => {
+    await reader(c);
+    await next();
+  });
   const json = (c: Context, body: unknown, status = 200) =>
     jsonResponse(status, JSON.stringify(body), { "x-request-id": idOf(c) });
 
   app.get("/v1/usage", async (c) => {
     const q = parseQuery(c.req.query());
+    const { teamId } = await reader(c);
+    if (teamId !== undefined) {
+      if (q.team !== undefined && q.team !== teamId) {
+        throw new GatewayError(`A key of team '${teamId}' can read only its own team's usage.`, {
+          status: 403,
+          type: "permission_error",
+          param: "team",
+          code: "team_forbidden",
+        });
+      }
+      q.team = teamId;
+    }
     const groupBy = q.group_by as UsageGroupBy | undefined;
     const rows = await queryUsage(store, {
       from: time(q.from, "from"),

@@ -50,7 +50,6 @@ export class NodeExchange implements Exchange<void> {
     return this.req.headers.authorization;
   }
 
-
   readBody(limit: number): Promise<string> {
     const req = this.req;
     const declared = req.headers["content-length"];
@@ -145,7 +144,6 @@ export class WebExchange implements Exchange<Response> {
   authorization(): string | undefined {
     return this.c.req.header("authorization");
   }
-
 
   async readBody(limit: number): Promise<string> {
     const declared = this.c.req.header("content-length");

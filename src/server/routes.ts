@@ -1,4 +1,5 @@
 import { type Context, Hono } from "hono";
+import { type AdminApiDeps, mountAdminApi } from "../admin/api.js";
 import type { Metrics } from "../metrics/index.js";
 import { modelNotFound } from "../pipeline/stages/route.js";
 import type { RoutingTable } from "../routing/table.js";
@@ -19,6 +20,8 @@ export interface ServerDeps {
   handleModelCall: ModelCallHandler;
   /** Usage queries and the price runner; absent in unit tests of the bare server. */
   cost?: Omit<CostApiDeps, "sendChat">;
+  /** The admin API (/admin/*), authorised by the master key. */
+  admin?: AdminApiDeps;
   onUnhandledError(err: unknown, path: string): void;
 }
 
@@ -40,6 +43,7 @@ export function createHttpApp(deps: ServerDeps): Hono {
     return jsonResponse(200, JSON.stringify(modelObject(route)), { "x-request-id": requestId });
   });
 
+  if (deps.admin) mountAdminApi(app, deps.admin);
   if (deps.cost) {
     mountCostApi(app, {
       ...deps.cost,

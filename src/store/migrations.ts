@@ -119,6 +119,11 @@ const MIGRATIONS: Record<string, Migration> = {
         await sql`drop table if exists ${sql.table(table)}`.execute(db);
     },
   },
+  "0003_budget_decision": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("usage_records").addColumn("budget_decision", "text").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -30,6 +30,7 @@ export interface UsageRecordsTable {
   outcome: string;
   cache_decision: string | null;
   route_decision: string | null;
+  budget_decision: string | null;
   /** 0 or 1: SQLite has no boolean and better-sqlite3 cannot bind one. */
   stream: number;
   endpoint: string;
@@ -127,6 +128,7 @@ export const PG_COLUMN_TYPES: { [T in keyof Schema]: Record<keyof Schema[T] & st
     outcome: "text",
     cache_decision: "text",
     route_decision: "text",
+    budget_decision: "text",
     stream: "int",
     endpoint: "text",
     error_type: "text",

@@ -39,6 +39,8 @@ export interface UsageRecord {
   outcome: UsageOutcome;
   cacheDecision?: string;
   routeDecision?: string;
+  /** What the budget stage decided: reserved, breached (level and scope), unchecked. */
+  budgetDecision?: string;
   stream: boolean;
   endpoint: "chat" | "embeddings";
   errorType?: string;
@@ -83,6 +85,7 @@ export function toRow(r: UsageRecord): UsageRow {
     outcome: text(r.outcome),
     cache_decision: str(r.cacheDecision),
     route_decision: str(r.routeDecision),
+    budget_decision: str(r.budgetDecision),
     stream: r.stream ? 1 : 0,
     endpoint: text(r.endpoint),
     error_type: str(r.errorType),
@@ -117,6 +120,7 @@ export function fromRow(row: Selectable<UsageRecordsTable>): UsageRecord {
   if (row.ttft_ms !== null) r.ttftMs = row.ttft_ms;
   if (row.cache_decision !== null) r.cacheDecision = row.cache_decision;
   if (row.route_decision !== null) r.routeDecision = row.route_decision;
+  if (row.budget_decision !== null && row.budget_decision !== undefined) r.budgetDecision = row.budget_decision;
   if (row.error_type !== null) r.errorType = row.error_type;
   return r;
 }

@@ -1,17 +1,28 @@
 import { GatewayError } from "../../errors.js";
+import type { PriorityGate } from "../../resilience/priority.js";
 import type { NamedStage } from "../compose.js";
 import type { RequestContext } from "../context.js";
 
-/** The innermost stage: one call to the chosen deployment, in the provider's native API. */
-export const callStage: NamedStage = {
-  name: "call",
-  run: async (ctx) => {
-    const deployment = ctx.deployment;
-    if (deployment === undefined) throw new Error("call stage reached without a deployment");
-    ctx.attempts++;
-    ctx.result = ctx.endpoint === "chat" ? await callChat(ctx) : await callEmbeddings(ctx);
-  },
-};
+/**
+ * The innermost stage: one call to the chosen deployment, in the provider's native API. A deployment with a
+ * concurrency limit admits calls through its PriorityGate (high priority keys first; low ones shed first).
+ */
+export function callStage(gates: ReadonlyMap<string, PriorityGate> = new Map()): NamedStage {
+  return {
+    name: "call",
+    run: async (ctx) => {
+      const deployment = ctx.deployment;
+      if (deployment === undefined) throw new Error("call stage reached without a deployment");
+      ctx.attempts++;
+      const gate = gates.size ? gates.get(deployment.id) : undefined;
+      if (gate !== undefined) {
+        const release = await gate.acquire(ctx.key?.priority ?? "normal");
+        ctx.whenDone(release); // a stream holds its slot until it ends
+      }
+      ctx.result = ctx.endpoint === "chat" ? await callChat(ctx) : await callEmbeddings(ctx);
+    },
+  };
+}
 
 function callChat(ctx: RequestContext) {
   const deployment = ctx.deployment as NonNullable<RequestContext["deployment"]>;

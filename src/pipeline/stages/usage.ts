@@ -41,6 +41,7 @@ export function usageRecorder(engine: CostEngine, ledger: UsageLedger): (ctx: Re
       cost = engine.costOf(d, usage);
       ctx.costUsd = cost;
     }
+    ctx.usageFinal();
     if (usage !== undefined && d !== undefined && ctx.endpoint === "chat" && ctx.outcome === "completed") {
       engine.learn(d, ctx.alias, ctx.identity?.keyId, ctx.prediction, usage, cost);
     }
@@ -104,6 +105,7 @@ function toRecord(ctx: RequestContext, cost: number | undefined): UsageRecord {
   if (ctx.firstByteMs !== undefined) record.ttftMs = ctx.firstByteMs;
   if (ctx.cacheDecision) record.cacheDecision = ctx.cacheDecision;
   if (ctx.routeDecision) record.routeDecision = `${ctx.routeDecision.strategy}: ${ctx.routeDecision.reason}`;
+  if (ctx.budgetDecision) record.budgetDecision = ctx.budgetDecision;
   if (ctx.error) record.errorType = ctx.error.type;
   return record;
 }

@@ -1,0 +1,138 @@
+import type { AlertEvent, AlertSender } from "../../alerts/index.js";
+import { periodBucket } from "../../budget/periods.js";
+import {
+  type BudgetBreach,
+  type BudgetService,
+  breachMessage,
+  CountersUnavailableError,
+} from "../../budget/service.js";
+import { GatewayError } from "../../errors.js";
+import type { RoutingTable } from "../../routing/table.js";
+import type { NamedStage } from "../compose.js";
+
+export const BUDGET_WARNING_HEADER = "x-tollgate-budget-warning";
+export const DEGRADED_HEADER = "x-tollgate-degraded";
+
+/** The budget stage's one-line log events (budget.reserved, budget.breached, budget.settled). */
+export interface BudgetLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * Reserves the predicted maximum cost against every budget that applies (org, team, key, and per alias or
+ * provider within them), all or nothing, before the call; settles to the actual cost when the request is over
+ * (a stream at its end, an aborted one at what it generated). A hard breach is a 429 the SDKs do not retry.
+ */
+export function budgetStage(
+  budgets: BudgetService,
+  table: RoutingTable,
+  log: BudgetLog,
+  alerts: AlertSender | undefined,
+): NamedStage {
+  return {
+    name: "budget",
+    run: async (ctx, next) => {
+      const estimate = ctx.estimate;
+      const identity = ctx.identity;
+      if (estimate === undefined || identity === undefined || !budgets.active) return next();
+      const provider = table.get(ctx.alias)?.deployments[0]?.provider.type ?? "unknown";
+      const subject = {
+        orgId: identity.orgId,
+        teamId: identity.teamId,
+        keyId: identity.keyId,
+        alias: ctx.alias,
+        provider,
+      };
+      const maxTokens = estimate.promptTokens + (ctx.prediction?.completionUpper ?? estimate.completionTokens);
+      let decision: Awaited<ReturnType<BudgetService["reserve"]>>;
+      try {
+        decision = await budgets.reserve({ ...subject, maxCostUsd: estimate.upperCostUsd, maxTokens });
+      } catch (err) {
+        if (!(err instanceof CountersUnavailableError)) throw err;
+        if (budgets.redisDown === "fail_open") {
+          ctx.budgetDecision = "unchecked: budget store unreachable";
+          log.warn({ request_id: ctx.requestId }, "budget.unchecked");
+          return next();
+        }
+        ctx.budgetDecision = "refused: budget store unreachable";
+        throw new GatewayError(
+          "Budgets cannot be checked right now (the budget store is unreachable), and hard budgets fail closed. Retry shortly.",
+          { status: 503, type: "api_error", code: "budget_unavailable", headers: { "retry-after": "1" } },
+        );
+      }
+      if (!decision.ok) {
+        ctx.budgetDecision = `breached: ${decision.breach.level} ${decision.breach.scope}`;
+        log.warn(
+          { request_id: ctx.requestId, scope: decision.breach.scope, level: decision.breach.level },
+          "budget.breached",
+        );
+        alerts?.send(alertOf(decision.breach.level === "emergency" ? "emergency" : "hard", decision.breach));
+        throw budgetExceeded(decision.breach);
+      }
+      if (decision.warnings.length > 0) {
+        const parts: string[] = [];
+        for (const w of decision.warnings) {
+          parts.push(`${w.scope} (${w.period}): ${Math.round(w.usedFraction * 100)}% used`);
+          // Alerted once per 10% step from warn_at, per period instance.
+          const step = Math.floor(w.usedFraction * 10) / 10;
+          const bucket = periodBucket(w.period, budgets.config.timezone, Date.now()).label;
+          alerts?.send({
+            kind: "soft",
+            scope: w.scope,
+            period: `${w.period}:${bucket}`,
+            threshold: step,
+            usedFraction: w.usedFraction,
+            spentUsd: 0,
+            limitUsd: 0,
+            at: Date.now(),
+          });
+        }
+        ctx.setHeader(BUDGET_WARNING_HEADER, parts.join("; "));
+      }
+      if (decision.degradeTo !== undefined && table.has(decision.degradeTo)) {
+        ctx.setHeader(DEGRADED_HEADER, `${ctx.alias} -> ${decision.degradeTo}`);
+        ctx.alias = decision.degradeTo;
+      }
+      const reservation = decision.reservation;
+      ctx.budgetDecision = decision.degradeTo ? `reserved, degraded to ${decision.degradeTo}` : "reserved";
+      log.info({ request_id: ctx.requestId, max_cost_usd: estimate.upperCostUsd }, "budget.reserved");
+      ctx.afterUsage((c) => {
+        const usage = c.usage;
+        const tokens = usage ? usage.prompt_tokens + (usage.completion_tokens ?? 0) : 0;
+        budgets.settle(reservation, c.costUsd ?? 0, tokens).then(
+          () => log.info({ request_id: c.requestId, cost_usd: c.costUsd ?? 0 }, "budget.settled"),
+          (err: Error) =>
+            log.warn(
+              { request_id: c.requestId, err: err.message },
+              "budget settle failed: the hold expires by its TTL",
+            ),
+        );
+      });
+      return next();
+    },
+  };
+}
+
+function budgetExceeded(breach: BudgetBreach): GatewayError {
+  return new GatewayError(breachMessage(breach), {
+    status: 429,
+    type: "insufficient_quota",
+    code: "budget_exceeded",
+    // The OpenAI SDKs honour x-should-retry: a budget does not come back by retrying.
+    headers: { "x-should-retry": "false" },
+  });
+}
+
+function alertOf(kind: AlertEvent["kind"], breach: BudgetBreach): AlertEvent {
+  return {
+    kind,
+    scope: breach.scope,
+    period: `${breach.period}:${breach.resetAt?.toISOString() ?? "total"}`,
+    threshold: 1,
+    usedFraction: breach.limitUsd ? (breach.spentUsd ?? 0) / breach.limitUsd : 1,
+    spentUsd: breach.spentUsd ?? 0,
+    limitUsd: breach.limitUsd ?? 0,
+    at: Date.now(),
+  };
+}
