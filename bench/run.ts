@@ -50,6 +50,7 @@ import {
   writeResults,
 } from "./lib/report.js";
 import { type PredictBenchFigures, runPredictBench } from "./predict.js";
+import { runStagesBench, type StagesFigures } from "./stages.js";
 import { runTokenBench, type TokenBenchFigures } from "./tokens.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -172,6 +173,15 @@ async function main(): Promise<number> {
     }
   });
   const results = await Promise.race([measure(targets, mock, translationTargets), crashed]);
+  console.log("bench: auth + rate limit + budget stages (embedded, Redis)");
+  const stages = await runStagesBench({
+    plain: targets.find((t) => t.name === "tollgate") as Target,
+    mock,
+    mockPort,
+    perTarget: PLAN.sequentialPerTarget,
+    connections: PLAN.connections,
+    durationS: PLAN.durationS,
+  });
   const peakRss = {
     mock: peakRssMiB(mock.pid),
     bare: peakRssMiB(bare.pid),
@@ -180,7 +190,7 @@ async function main(): Promise<number> {
   };
   stopping = true;
   await killAll();
-  return report(results, peakRss, await costEngineFigures());
+  return report(results, peakRss, await costEngineFigures(), stages);
 }
 
 interface CostFigures {
@@ -404,6 +414,7 @@ function report(
   m: Measured,
   peakRss: Record<"mock" | Exclude<TargetName, "direct">, number>,
   cost: CostFigures,
+  stages: StagesFigures,
 ): number {
   const { load, seq } = m;
   const ratio = (s: Scenario) => load[s].tollgate.rps / load[s].bare.rps;
@@ -491,6 +502,27 @@ function report(
       `${cost.tokens.eventLoopDelayMs.sync.toFixed(1)} / ${cost.tokens.eventLoopDelayMs.async.toFixed(1)}`,
     ],
   );
+  for (const [name, t] of Object.entries(stages.targets)) {
+    info.push([
+      `${name}: p50 / p99 ms at 1 conn., req/s at ${PLAN.connections}`,
+      `${t.p50.toFixed(3)} / ${t.p99.toFixed(3)}, ${t.rps.toFixed(0)}`,
+    ]);
+  }
+  checks.push({
+    name: "auth + rate limit + budget, added p50 (ms), embedded",
+    value: stages.addedP50.embedded,
+    target: "<= 0.15 ms",
+    pass: stages.addedP50.embedded <= 0.15,
+  });
+  if (stages.addedP50.redis === undefined) info.push(["stages with Redis", `not measured: ${stages.redisError}`]);
+  else {
+    checks.push({
+      name: "auth + rate limit + budget, added p50 (ms), Redis",
+      value: stages.addedP50.redis,
+      target: "<= 0.5 ms",
+      pass: stages.addedP50.redis <= 0.5,
+    });
+  }
   if (typeof cost.ledger === "string") info.push(["usage ledger", cost.ledger]);
   else {
     for (const row of cost.ledger) {
@@ -544,6 +576,7 @@ function report(
     },
     peakRssMiB: peakRss,
     costEngine: cost,
+    stages,
     checks,
     failures,
   });

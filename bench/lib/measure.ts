@@ -118,7 +118,7 @@ export interface LoadRun {
 export async function loadRun(
   target: Target,
   mock: Proc,
-  opts: { body: string; connections: number; durationS: number },
+  opts: { body: string; connections: number; durationS: number; authorization?: string | undefined },
 ): Promise<LoadRun> {
   const before = { proxy: target.proxy && cpuMicros(target.proxy.pid), mock: cpuMicros(mock.pid) };
   const self = process.cpuUsage();
@@ -127,7 +127,7 @@ export async function loadRun(
       {
         url: `${target.origin}${PATH}`,
         method: "POST",
-        headers: { "content-type": "application/json", authorization: "Bearer bench-client" },
+        headers: { "content-type": "application/json", authorization: opts.authorization ?? "Bearer bench-client" },
         body: opts.body,
         connections: opts.connections,
         pipelining: 1,
