@@ -161,6 +161,11 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
 
   const budgetStore = new BudgetStore(store);
   const counters = redisUrl ? new RedisCounters({ url: redisUrl }) : new MemoryCounters();
+  // Connected before the first request: a request that blocks the loop (the first tokenizer load) would otherwise
+  // outlast the connect timeout, and requests would fail closed until the reconnect. Down Redis does not hold the start.
+  if (counters instanceof RedisCounters && !(await counters.ready())) {
+    logger.warn("Redis unreachable at start: hard budgets fail closed until it is back (budgets.redis_down)");
+  }
   const budgets = new BudgetService({
     counters,
     config: config.budgets,

@@ -64,7 +64,8 @@ export function budgetStage(
       if (!decision.ok) {
         ctx.budgetDecision = `breached: ${decision.breach.level} ${decision.breach.scope}`;
         log.warn(
-          { request_id: ctx.requestId, scope: decision.breach.scope, level: decision.breach.level },
+          // Not `level`: pino's own field, which the budget level would overwrite ("hard" instead of "warn").
+          { request_id: ctx.requestId, scope: decision.breach.scope, budget_level: decision.breach.level },
           "budget.breached",
         );
         alerts?.send(alertOf(decision.breach.level === "emergency" ? "emergency" : "hard", decision.breach));
