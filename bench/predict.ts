@@ -47,11 +47,7 @@ export async function runPredictBench(): Promise<PredictBenchFigures> {
   const engine = new CostEngine(pricing, estimator, new CompletionPredictor(), new AccuracyTracker());
   const mini = deployment("openai", "gpt-4o-mini");
   const one = [mini];
-  const three = [
-    mini,
-    deployment("anthropic", "claude-3-5-sonnet-20241022"),
-    deployment("gemini", "gemini-2.0-flash"),
-  ];
+  const three = [mini, deployment("anthropic", "claude-3-5-sonnet-20241022"), deployment("gemini", "gemini-2.0-flash")];
   const words = "the budget of each team is reserved before the call and settled after it".split(" ");
   const distinct = Array.from({ length: 5000 }, (_, i) =>
     request(`${i} ${Array.from({ length: 80 }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(" ")}`),

@@ -113,8 +113,10 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
   );
 
   const databaseUrl = config.usage.database_url || env.DATABASE_URL || undefined;
+  const pgSchema = env.TOLLGATE_DB_SCHEMA || config.usage.database_schema;
   const store = openStore({
     databaseUrl,
+    ...(pgSchema ? { pgSchema } : {}),
     sqlitePath: config.usage.sqlite_path ?? join(dataDir, "usage.db"),
     onError: (err) => logger.warn({ err: err.message }, "usage database connection error"),
   });

@@ -81,6 +81,7 @@ export async function runAdminCommand(
   }
   const store = openStore({
     databaseUrl: env.DATABASE_URL || undefined,
+    ...(env.TOLLGATE_DB_SCHEMA ? { pgSchema: env.TOLLGATE_DB_SCHEMA } : {}),
     sqlitePath: join(env.TOLLGATE_DATA_DIR || ".tollgate", "usage.db"),
   });
   let keys: KeyService | undefined;

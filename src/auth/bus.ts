@@ -62,6 +62,7 @@ export class RedisChangeBus extends LocalChangeBus {
   private readonly pub: Redis;
   private readonly sub: Redis;
   private connectedOnce = false;
+  private subscribed = false;
 
   private constructor(url: string, options: RedisChangeBusOptions) {
     super();
@@ -76,13 +77,24 @@ export class RedisChangeBus extends LocalChangeBus {
       // Events published while we were disconnected are lost: forget everything cached instead.
       if (this.connectedOnce) this.resync();
       this.connectedOnce = true;
+      if (!this.subscribed) {
+        this.sub.subscribe(this.channel).then(() => {
+          this.subscribed = true;
+        }, report);
+      }
     });
   }
 
+  /** Connects and subscribes; with Redis down it still returns, and subscribes once Redis is reachable. */
   static async connect(url: string, options: RedisChangeBusOptions = {}): Promise<RedisChangeBus> {
     const bus = new RedisChangeBus(url, options);
-    await Promise.all([bus.pub.connect(), bus.sub.connect()]);
-    await bus.sub.subscribe(bus.channel);
+    try {
+      await Promise.all([bus.pub.connect(), bus.sub.connect()]);
+      await bus.sub.subscribe(bus.channel);
+      bus.subscribed = true;
+    } catch (err) {
+      options.onError?.(err as Error); // ioredis keeps reconnecting; the "ready" handler subscribes then
+    }
     return bus;
   }
 

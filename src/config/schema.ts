@@ -73,6 +73,13 @@ export const UsageSchema = z
       .describe(
         "Postgres URL for the usage ledger (postgres://user@host:5432/db). Unset: the DATABASE_URL environment variable, else the embedded SQLite file.",
       ),
+    database_schema: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected a SQL identifier")
+      .optional()
+      .describe(
+        "Postgres schema for Tollgate's tables (keys, budgets, usage); default public. The TOLLGATE_DB_SCHEMA environment variable overrides it. One schema per deployment of Tollgate sharing a database.",
+      ),
     sqlite_path: z
       .string()
       .optional()

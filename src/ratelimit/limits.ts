@@ -175,7 +175,10 @@ export class RateLimits {
   }
 
   async close(): Promise<void> {
-    if (this.ownsRedis) await this.redis?.quit().catch(() => undefined);
+    if (!this.ownsRedis || this.redis === undefined) return;
+    // quit() waits for a reply that never comes while Redis is down; disconnect() also stops the reconnecting.
+    if (this.redis.status === "ready") await this.redis.quit().catch(() => undefined);
+    else this.redis.disconnect();
   }
 
   private checksOf(request: RateLimitRequest): Check[] {

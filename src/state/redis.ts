@@ -196,6 +196,11 @@ export class RedisCounters implements BudgetCounters {
 
   async close(): Promise<void> {
     if (!this.ownsClient) return;
+    // quit() waits for a reply that never comes while Redis is down; disconnect() also stops the reconnecting.
+    if (this.client.status !== "ready") {
+      this.client.disconnect();
+      return;
+    }
     try {
       await this.client.quit();
     } catch {

@@ -319,10 +319,7 @@ describe.sequential("Redis down", () => {
     await eventually(() => expect(gw.logs.some((l) => l.msg === "budget.unchecked")).toBe(true));
   }, 30_000);
 
-  // KNOWN BUG (src/auth/bus.ts): RedisChangeBus.connect() awaits the first connection, so KeyService.open() and
-  // createGateway() throw "Connection is closed" and the gateway exits when Redis is down at start.
-  // When that is fixed this test starts passing and `it.fails` reports it: turn it into `it`.
-  it.fails("starts with Redis unreachable and fails closed (known bug: it exits at start)", async () => {
+  it("starts with Redis unreachable and fails closed", async () => {
     const port = await closedPort();
     const proc = await spawnGateway(routesFor(`k-start-${RUN}`, "fail_closed"), {
       TG_BUDGET_KEY: KEY,

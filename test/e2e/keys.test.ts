@@ -51,7 +51,15 @@ auth:
 `;
 }
 
-const ENV = { KEY_A, KEY_B, KEY_EXPIRED, KEY_REVOKED, TOLLGATE_MASTER_KEY: MASTER };
+// Both gateways share this Postgres schema (and so their keys); no other test's keys are in it.
+const ENV = {
+  KEY_A,
+  KEY_B,
+  KEY_EXPIRED,
+  KEY_REVOKED,
+  TOLLGATE_MASTER_KEY: MASTER,
+  TOLLGATE_DB_SCHEMA: `t_keys_${RUN}`,
+};
 
 async function chat(origin: string, key: string | undefined, model = "mini") {
   const res = await fetch(`${origin}/v1/chat/completions`, {

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +13,8 @@ import { type AnthropicMock, startAnthropicMock } from "../mocks/anthropic.js";
 import { type OpenAIMock, startOpenAIMock } from "../mocks/openai.js";
 
 const PG_URL = "postgres://postgres@127.0.0.1:5432/test";
+// This file's own Postgres schema: other tests' keys or rows in the shared database never reach it.
+const PG_SCHEMA = `t_ledger_${randomBytes(4).toString("hex")}`;
 const messages = [
   { role: "system" as const, content: "You are terse." },
   { role: "user" as const, content: "Hello" },
@@ -95,7 +98,7 @@ async function theRecord(gw: TestGateway, seen: Map<string, UsageRecord[]>, requ
 
 describe.each([
   ["embedded SQLite", {}],
-  ["Postgres", { DATABASE_URL: PG_URL }],
+  ["Postgres", { DATABASE_URL: PG_URL, TOLLGATE_DB_SCHEMA: PG_SCHEMA }],
 ] as const)("the usage ledger on %s: exactly one record per request", (_name, env) => {
   let gw: TestGateway;
   let client: OpenAI;
@@ -250,7 +253,7 @@ describe.each([
     expect(r.deployment).toBeUndefined();
   });
 
-  it.runIf("DATABASE_URL" in env)("the rows are in Postgres's public.usage_records", async () => {
+  it.runIf("DATABASE_URL" in env)("the rows are in Postgres's ${PG_SCHEMA}.usage_records", async () => {
     const id = newId("pg");
     await client.chat.completions.create({ model: "chat", messages }, { headers: { "x-request-id": id } });
     await theRecord(gw, seen, id);
@@ -258,7 +261,7 @@ describe.each([
     await db.connect();
     try {
       const { rows } = await db.query(
-        "select alias, prompt_tokens, completion_tokens from public.usage_records where request_id = $1",
+        `select alias, prompt_tokens, completion_tokens from ${PG_SCHEMA}.usage_records where request_id = $1`,
         [id],
       );
       expect(rows).toEqual([{ alias: "chat", prompt_tokens: 11, completion_tokens: 7 }]);
@@ -430,7 +433,11 @@ describe("Postgres down at start", () => {
   it("serves, spools the records, and a ledger on the live database replays them", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "tollgate-pg-down-"));
     const deadUrl = `postgres://postgres@127.0.0.1:${await closedPort()}/test`;
-    gw = await startGateway(routes(mock.url, claude.url), { DATABASE_URL: deadUrl, TOLLGATE_DATA_DIR: dataDir });
+    gw = await startGateway(routes(mock.url, claude.url), {
+      DATABASE_URL: deadUrl,
+      TOLLGATE_DATA_DIR: dataDir,
+      TOLLGATE_DB_SCHEMA: PG_SCHEMA,
+    });
     const client = new OpenAI({ baseURL: gw.baseURL, apiKey: "tg-test", maxRetries: 0 });
     const ids = [newId("down"), newId("down"), newId("down")];
     const seen = spyOnRecords(gw);
@@ -456,7 +463,7 @@ describe("Postgres down at start", () => {
     await gw.close(); // the database is still down: the records stay on the spool
     gw = undefined;
 
-    const store = openStore({ databaseUrl: PG_URL, onError: () => {} });
+    const store = openStore({ databaseUrl: PG_URL, pgSchema: PG_SCHEMA, onError: () => {} });
     await store.migrate();
     const replayer = await UsageLedger.open({
       store,
@@ -468,7 +475,7 @@ describe("Postgres down at start", () => {
     await db.connect();
     try {
       const { rows } = await db.query(
-        "select request_id, alias, deployment, prompt_tokens, completion_tokens, actual_cost_usd from public.usage_records where request_id = any($1)",
+        `select request_id, alias, deployment, prompt_tokens, completion_tokens, actual_cost_usd from ${PG_SCHEMA}.usage_records where request_id = any($1)`,
         [ids],
       );
       expect(rows.map((r) => r.request_id as string).sort()).toEqual([...ids].sort());

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -35,7 +36,13 @@ export async function startGateway(yaml: string, env: NodeJS.ProcessEnv = {}): P
   const dataDir = env.TOLLGATE_DATA_DIR ?? (await mkdtemp(join(tmpdir(), "tollgate-test-")));
   const gateway = await createGateway(loaded, {
     logger: createLogger("info", sink),
-    env: { ...env, TOLLGATE_DATA_DIR: dataDir, DATABASE_URL: env.DATABASE_URL ?? "" },
+    env: {
+      ...env,
+      TOLLGATE_DATA_DIR: dataDir,
+      DATABASE_URL: env.DATABASE_URL ?? "",
+      // On Postgres, a schema of its own unless the test shares one between gateways on purpose.
+      TOLLGATE_DB_SCHEMA: env.TOLLGATE_DB_SCHEMA ?? (env.DATABASE_URL ? `t_${randomBytes(6).toString("hex")}` : ""),
+    },
   });
   const server = await new Promise<Server>((resolve) => {
     const s = createServer(gateway.listener);
