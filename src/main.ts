@@ -6,6 +6,7 @@ import { ADMIN_COMMANDS, runAdminCommand } from "./admin/cli.js";
 import { createGateway, type Gateway } from "./app.js";
 import { ConfigError, loadConfig } from "./config/load.js";
 import { PricingFileError } from "./pricing/index.js";
+import { preloadEncoders } from "./tokens/index.js";
 
 const HELP = `tollgate: an OpenAI-compatible LLM gateway
 
@@ -75,6 +76,8 @@ async function main(argv: string[]): Promise<number> {
   let gateway: Gateway;
   try {
     gateway = await createGateway(loaded);
+    // The tokenizer's encoder takes ~1 s to build: built before listening, not inside the first request.
+    preloadEncoders(["o200k_base"]);
   } catch (err) {
     if (err instanceof PricingFileError) {
       process.stderr.write(`tollgate: ${err.message}\n`);

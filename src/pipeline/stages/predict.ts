@@ -60,7 +60,10 @@ function highest(p: Prediction, field: "costUsd" | "upperCostUsd"): number | und
 
 /** USD with enough digits for a one-token call (fractions of a micro-dollar), no exponent. */
 export function formatUsd(usd: number): string {
-  return usd.toFixed(10).replace(/0+$/, "").replace(/\.$/, ".0");
+  const text = usd.toFixed(10);
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0x30) end--; // trailing zeros
+  return text.charCodeAt(end - 1) === 0x2e ? text.slice(0, end + 1) : text.slice(0, end);
 }
 
 function priceUnknown(alias: string, deployments: readonly { id: string }[]): GatewayError {
