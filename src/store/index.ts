@@ -50,8 +50,6 @@ export interface StoreOptions {
 
 export const DEFAULT_SQLITE_PATH = ".tollgate/usage.db";
 
-const SQLITE_ROWS_PER_STATEMENT = 1_000;
-
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function openStore(options: StoreOptions = {}): Store {
@@ -67,22 +65,38 @@ function openSqlite(options: StoreOptions): Store {
   database.pragma("synchronous = NORMAL");
   database.pragma("busy_timeout = 5000");
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database }) });
+  const inserts = new Map<string, (batch: readonly Record<string, unknown>[]) => void>();
   return {
     db,
     dialect: "sqlite",
     migrate: () => migrate(db),
     async insertIgnoringDuplicates(table, conflictColumn, rows) {
-      // 1,000 rows of a 26-column table stay under SQLite's 32,766 bind parameters per statement.
-      for (let i = 0; i < rows.length; i += SQLITE_ROWS_PER_STATEMENT) {
-        await db
-          .insertInto(table)
-          .values(rows.slice(i, i + SQLITE_ROWS_PER_STATEMENT) as never)
-          .onConflict((oc) => oc.column(conflictColumn as never).doNothing())
-          .execute();
+      if (rows.length === 0) return;
+      // One prepared statement run per row inside one transaction: the batch is built and parsed once, not a
+      // multi-row query per batch (Kysely's compile + SQLite's parse cost ~20 µs a row here, measured).
+      const key = `${table}:${conflictColumn}`;
+      let insert = inserts.get(key);
+      if (insert === undefined) {
+        const columns = Object.keys(PG_COLUMN_TYPES[table] as Record<string, string>);
+        const statement = database.prepare(
+          `insert into "${table}" (${columns.map((c) => `"${c}"`).join(", ")}) values (${columns.map(() => "?").join(", ")}) on conflict ("${conflictColumn}") do nothing`,
+        );
+        insert = database.transaction((batch: readonly Record<string, unknown>[]) => {
+          for (const row of batch) statement.run(columns.map((c) => sqliteValue(row[c])));
+        });
+        inserts.set(key, insert);
       }
+      insert(rows as readonly Record<string, unknown>[]);
     },
     close: () => db.destroy(),
   };
+}
+
+/** What better-sqlite3 binds: no undefined, booleans as 0/1. */
+function sqliteValue(v: unknown): unknown {
+  if (v === undefined) return null;
+  if (typeof v === "boolean") return v ? 1 : 0;
+  return v;
 }
 
 function openPostgres(url: string, options: StoreOptions): Store {
