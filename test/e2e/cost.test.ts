@@ -438,3 +438,54 @@ describe("metrics", () => {
     expect(text).toMatch(/^tollgate_prediction_relative_error_bucket\{le="0",model="gpt-4o",metric="cost"\} [1-9]/m);
   });
 });
+
+describe("a model without a known price", () => {
+  const routes = (mode: "block" | "allow") => `
+providers:
+  upstream:
+    type: openai-compatible
+    base_url: ${mock.url}
+models:
+  mystery:
+    deployments: [{ provider: upstream, model: in-house-model-7 }]
+  negotiated:
+    deployments:
+      - provider: upstream
+        model: in-house-model-8
+        price: { input_per_mtok: 1.0, output_per_mtok: 2.0 }
+pricing:
+  sources: []
+  unknown_price: ${mode}
+`;
+
+  it("is refused with 403 price_unknown under unknown_price: block, and warned about at start", async () => {
+    const blocking = await startGateway(routes("block"));
+    try {
+      const c = new OpenAI({ baseURL: blocking.baseURL, apiKey: "tg-test", maxRetries: 0 });
+      const err = await c.chat.completions.create({ model: "mystery", messages }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
+      expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe("price_unknown");
+      expect(
+        blocking.logs.some((l) => String(l.msg).includes("no price known for openai-compatible/in-house-model-7")),
+      ).toBe(true);
+      // A deployment's own price in routes.yaml makes it known: 11 x 1e-6 + 7 x 2e-6 = 0.000025.
+      const { data } = await c.chat.completions.create({ model: "negotiated", messages }).withResponse();
+      expect((data.usage as { cost?: number }).cost).toBeCloseTo(0.000025, 12);
+    } finally {
+      await blocking.close();
+    }
+  });
+
+  it("is served with no cost under unknown_price: allow", async () => {
+    const allowing = await startGateway(routes("allow"));
+    try {
+      const c = new OpenAI({ baseURL: allowing.baseURL, apiKey: "tg-test", maxRetries: 0 });
+      const { data, response } = await c.chat.completions.create({ model: "mystery", messages }).withResponse();
+      expect(data.choices[0]?.message.content).toBeTruthy();
+      expect((data.usage as { cost?: number }).cost).toBeUndefined();
+      expect(response.headers.get("x-tollgate-cost-estimate")).toBeNull();
+    } finally {
+      await allowing.close();
+    }
+  });
+});
