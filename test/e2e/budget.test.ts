@@ -7,6 +7,7 @@ import { verifyAlertSignature } from "../../src/alerts/index.js";
 import { generateKey } from "../../src/auth/key-format.js";
 import type { ChatCompletionRequest } from "../../src/openai/schema.js";
 import { countPromptTokens } from "../../src/tokens/index.js";
+import { listRecords } from "../../src/usage/index.js";
 import { eventually, startGateway, type TestGateway } from "../helpers/gateway.js";
 import { type GatewayProcess, spawnGateway } from "../helpers/gateway-process.js";
 import { closedPort } from "../helpers/routes.js";
@@ -192,6 +193,14 @@ describe.sequential("a hard budget is never overspent", () => {
     gateways.push(gw);
     await overspend([gw.origin]);
     expect(gw.logs.some((l) => l.msg === "budget.breached" && l.level === "warn")).toBe(true);
+    // Every refusal is in the ledger as a budget block, with the decision that made it.
+    await gw.gateway.services.ledger.flush();
+    const records = await listRecords(gw.gateway.services.store, {}, 10_000);
+    const blocked = records.filter((r) => r.outcome === "budget_block");
+    expect(blocked.length).toBe(records.filter((r) => r.status === 429).length);
+    expect(blocked.length).toBeGreaterThan(0);
+    expect(blocked[0]?.budgetDecision).toMatch(/^breached: hard key k-/);
+    expect(records.filter((r) => r.status === 200).every((r) => r.budgetDecision === "reserved")).toBe(true);
   }, 30_000);
 });
 
