@@ -204,9 +204,14 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
   const pipeline = buildPipeline({
     table,
     cost: { engine, ledger, unknownPrice: config.pricing.unknown_price },
-    ...(authEnabled ? { keys } : {}),
-    rateLimits: { limits: rateLimits, config: config.rate_limits },
-    beforeRoute: [budgetStage(budgets, table, logger, alerts)],
+    // Open mode has no identity: no key limits, no budgets to charge, so those stages are not on the path.
+    ...(authEnabled
+      ? {
+          keys,
+          rateLimits: { limits: rateLimits, config: config.rate_limits },
+          beforeRoute: [budgetStage(budgets, table, logger, alerts)],
+        }
+      : {}),
     gates: priorityGates(config),
   });
   const handleModelCall = createModelCallHandler({ pipeline, bodyLimit: config.server.body_limit, metrics, logger });
