@@ -10,6 +10,7 @@ import { countPromptTokens } from "../../src/tokens/index.js";
 import { listRecords } from "../../src/usage/index.js";
 import { eventually, startGateway, type TestGateway } from "../helpers/gateway.js";
 import { type GatewayProcess, spawnGateway } from "../helpers/gateway-process.js";
+import { meteredModels } from "../helpers/metered-routes.js";
 import { closedPort } from "../helpers/routes.js";
 import { expectNoSecretsInLogs, logText } from "../helpers/secrets-scan.js";
 import { TcpProxy } from "../integration/harness.js";
@@ -32,15 +33,7 @@ let mock: MeteredMock;
 
 function routes(keyId: string, budgets: string, extra = ""): string {
   return `
-providers:
-  metered:
-    type: openai-compatible
-    base_url: ${mock.url}
-models:
-  mini:
-    deployments:
-      - provider: metered
-        model: gpt-4o-mini
+${meteredModels(mock.url)}
 auth:
   orgs: [{ id: org-${RUN} }]
   teams: [{ id: team-${RUN}, org: org-${RUN} }]

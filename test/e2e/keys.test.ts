@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateKey } from "../../src/auth/key-format.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { runTollgate } from "../helpers/gateway-process.js";
+import { meteredModels } from "../helpers/metered-routes.js";
 import { expectNoSecretsInLogs, logText } from "../helpers/secrets-scan.js";
 import { type MeteredMock, startMeteredMock } from "../mocks/metered-openai.js";
 
@@ -25,15 +26,7 @@ const gateways: TestGateway[] = [];
 
 function routes(): string {
   return `
-providers:
-  metered:
-    type: openai-compatible
-    base_url: ${mock.url}
-models:
-  mini:
-    deployments:
-      - provider: metered
-        model: gpt-4o-mini
+${meteredModels(mock.url)}
   big:
     deployments:
       - provider: metered

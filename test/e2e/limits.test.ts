@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateKey } from "../../src/auth/key-format.js";
 import { type GatewayProcess, spawnGateway } from "../helpers/gateway-process.js";
+import { meteredModels } from "../helpers/metered-routes.js";
 import { expectNoSecretsInLogs } from "../helpers/secrets-scan.js";
 import { type MeteredMock, startMeteredMock } from "../mocks/metered-openai.js";
 
@@ -19,15 +20,7 @@ describe.sequential("rate limits across three gateway processes sharing Redis", 
     mock = await startMeteredMock();
     // The limiter's keys carry the key id: an id unique to this run starts from a fresh window.
     const yaml = `
-providers:
-  metered:
-    type: openai-compatible
-    base_url: ${mock.url}
-models:
-  mini:
-    deployments:
-      - provider: metered
-        model: gpt-4o-mini
+${meteredModels(mock.url)}
 auth:
   orgs: [{ id: org-${RUN} }]
   teams: [{ id: team-${RUN}, org: org-${RUN} }]
