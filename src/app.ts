@@ -99,9 +99,17 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
   }
   const calibrator = new TokenCalibrator({ store: new JsonFileRatioStore(join(dataDir, "token-ratios.json")) });
   await calibrator.load();
-  const accuracy = new AccuracyTracker(({ model, metric, relativeError }) =>
-    metrics.predictionError.labels({ model, metric }).observe(relativeError),
-  );
+  // prom-client hashes the labels on every labels() call: the child per (model, metric) is kept instead.
+  const errorSeries = new Map<string, { observe(v: number): void }>();
+  const accuracy = new AccuracyTracker(({ model, metric, relativeError }) => {
+    const key = `${metric}\u0000${model}`;
+    let series = errorSeries.get(key);
+    if (series === undefined) {
+      series = metrics.predictionError.labels({ model, metric });
+      errorSeries.set(key, series);
+    }
+    series.observe(relativeError);
+  });
   const engine = new CostEngine(
     pricing,
     new PromptTokenEstimator({ calibrator }),
