@@ -70,12 +70,10 @@ describe("OpenAIRelay, tail re-written", () => {
     expect(seen.usage).toEqual(usage);
   });
 
-  it("keeps the content of a chunk that carries usage too, without the usage", () => {
+  it("relays a content chunk that carries usage too as it came, and records that usage", () => {
     const both = `data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":${JSON.stringify(usage)}}\n\n`;
     const { out, seen } = relay([content("a"), both + done], false);
-    expect(out).toBe(
-      `${content("a")}data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n${done}`,
-    );
+    expect(out).toBe(content("a") + both + done);
     expect(seen.usage).toEqual(usage);
   });
 });
@@ -94,5 +92,21 @@ describe("withStreamUsage", () => {
     expect(JSON.parse(withStreamUsage('{"model":"m","stream_options":null}')).stream_options).toEqual({
       include_usage: true,
     });
+  });
+});
+
+describe("OpenAIRelay, a server that puts usage on every chunk (continuous usage stats)", () => {
+  const withUsage = (text: string, n: number) =>
+    `data: {"id":"c","choices":[{"index":0,"delta":{"content":"${text}"}}],"usage":{"prompt_tokens":5,"completion_tokens":${n},"total_tokens":${5 + n}}}\n\n`;
+
+  it("relays each chunk as it comes instead of holding the stream, and records the last usage", () => {
+    const { o, seen } = observer();
+    const r = new OpenAIRelay({ destroy() {}, async *[Symbol.asyncIterator]() {} }, o, (e) => e as never, true, false);
+    const first = r.onChunk(Buffer.from(withUsage("a", 1)));
+    expect(first && new TextDecoder().decode(first)).toBe(withUsage("a", 1)); // not held back
+    r.onChunk(Buffer.from(withUsage("b", 2)));
+    r.onChunk(Buffer.from(done));
+    r.onEnd();
+    expect(seen.usage).toEqual({ prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 });
   });
 });

@@ -9,6 +9,7 @@ type UpstreamBody = AsyncIterable<Uint8Array> & { destroy(err?: Error): unknown 
 
 const MARK = Buffer.from('"usage":{');
 const EVENT_END = Buffer.from("\n\n");
+const USAGE_ONLY = Buffer.from('"choices":[]');
 const encoder = new TextEncoder();
 
 /**
@@ -27,6 +28,8 @@ export class OpenAIRelay implements RelayStream {
   private partial: Buffer | undefined;
   /** The held tail, from the usage event on (rewriteTail only). */
   private tail: Buffer[] | undefined;
+  /** Usage seen on a content event, used when no usage-only event comes. */
+  private inlineUsage: Usage | undefined;
   /** Whole events relayed (rewriteTail only): roughly the tokens generated, for a stream cut before its usage. */
   private events = 0;
 
@@ -83,12 +86,20 @@ export class OpenAIRelay implements RelayStream {
     }
     const joined = this.partial ? Buffer.concat([this.partial, chunk]) : chunk;
     this.partial = undefined;
-    const mark = joined.indexOf(MARK);
-    if (mark !== -1) {
+    // The tail starts at the usage-only event (`"choices":[]`). A server that also puts usage on content events
+    // (vLLM's continuous usage stats) has those relayed as they come, their usage kept in case no other comes.
+    for (let mark = joined.indexOf(MARK); mark !== -1; ) {
       const before = joined.lastIndexOf(EVENT_END, mark);
       const start = before === -1 ? 0 : before + 2;
-      this.tail = [joined.subarray(start)];
-      return start === 0 ? undefined : joined.subarray(0, start);
+      const after = joined.indexOf(EVENT_END, mark);
+      if (after === -1) break; // not whole yet: it waits in `partial`
+      const event = joined.subarray(start, after);
+      if (event.includes(USAGE_ONLY)) {
+        this.tail = [joined.subarray(start)];
+        return start === 0 ? undefined : joined.subarray(0, start);
+      }
+      this.inlineUsage = usageOfEvent(event) ?? this.inlineUsage;
+      mark = joined.indexOf(MARK, after);
     }
     const end = joined.lastIndexOf(EVENT_END);
     if (end === -1) {
@@ -105,7 +116,11 @@ export class OpenAIRelay implements RelayStream {
     const held = this.tail ? Buffer.concat(this.tail) : this.partial;
     this.tail = undefined;
     this.partial = undefined;
-    if (held === undefined || this.ended) return undefined;
+    if (this.ended) return undefined;
+    if (held === undefined) {
+      if (this.inlineUsage) this.observer.onUsage(this.inlineUsage);
+      return undefined;
+    }
     let out = "";
     let usage: Usage | undefined;
     const parser = createParser({
@@ -135,6 +150,7 @@ export class OpenAIRelay implements RelayStream {
     });
     parser.feed(held.toString("utf8"));
     parser.feed("\n\n");
+    usage ??= this.inlineUsage;
     if (usage) this.observer.onUsage(usage);
     return out === "" ? undefined : encoder.encode(out);
   }
@@ -147,5 +163,16 @@ export class OpenAIRelay implements RelayStream {
       if (usage) this.observer.onUsage(usage);
     }
     this.observer.onStreamEnd(outcome, error);
+  }
+}
+
+/** The usage of one `data:` event, if it parses. */
+function usageOfEvent(event: Buffer): Usage | undefined {
+  const data = event.indexOf("data:");
+  if (data === -1) return undefined;
+  try {
+    return (JSON.parse(event.toString("utf8", data + 5)) as { usage?: Usage | null }).usage ?? undefined;
+  } catch {
+    return undefined;
   }
 }
