@@ -19,6 +19,10 @@ export interface BudgetWarning {
   level: "soft" | "hard";
   /** Settled spend over the limit (the larger of USD and tokens); may exceed 1 for a soft budget. */
   usedFraction: number;
+  /** The budget's warn_at, for alerts. */
+  warnAt: number;
+  spentUsd: number;
+  limitUsd?: number;
 }
 
 export interface BudgetBreach {
@@ -229,7 +233,15 @@ export class BudgetService {
         labels.push(b.label);
         const fraction = usedFraction(b.def, state);
         if (fraction >= b.def.warn_at) {
-          warnings.push({ scope: b.label, period: b.def.period, level: b.def.level, usedFraction: fraction });
+          warnings.push({
+            scope: b.label,
+            period: b.def.period,
+            level: b.def.level,
+            usedFraction: fraction,
+            warnAt: b.def.warn_at,
+            spentUsd: microToUsd(state.spentMicroUsd),
+            ...(b.def.limit_usd !== undefined ? { limitUsd: b.def.limit_usd } : {}),
+          });
         }
         if (b.def.degrade && fraction >= b.def.degrade.at && fraction > degradeFraction) {
           degradeTo = b.def.degrade.to;

@@ -128,7 +128,15 @@ describe.each(["memory", "redis"] as const)("budget service (%s)", (kind) => {
     expect(ok(await s.reserve(BLUE)).warnings).toEqual([]);
     await spend(s, BLUE, 0.6);
     expect(ok(await s.reserve(BLUE)).warnings).toEqual([
-      { scope: "team blue", period: "monthly", level: "soft", usedFraction: 0.6 },
+      {
+        scope: "team blue",
+        period: "monthly",
+        level: "soft",
+        usedFraction: 0.6,
+        warnAt: 0.5,
+        spentUsd: 0.6,
+        limitUsd: 1,
+      },
     ]);
     await spend(s, BLUE, 0.9);
     expect(ok(await s.reserve(BLUE)).warnings[0]?.usedFraction).toBeCloseTo(1.5);

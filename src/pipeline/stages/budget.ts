@@ -75,8 +75,8 @@ export function budgetStage(
         const parts: string[] = [];
         for (const w of decision.warnings) {
           parts.push(`${w.scope} (${w.period}): ${Math.round(w.usedFraction * 100)}% used`);
-          // Alerted once per 10% step from warn_at, per period instance.
-          const step = Math.floor(w.usedFraction * 10) / 10;
+          // Alerted once when warn_at is crossed, then once per further 10% step, per period instance.
+          const step = Math.max(w.warnAt, Math.floor(w.usedFraction * 10) / 10);
           const bucket = periodBucket(w.period, budgets.config.timezone, Date.now()).label;
           alerts?.send({
             kind: "soft",
@@ -84,8 +84,8 @@ export function budgetStage(
             period: `${w.period}:${bucket}`,
             threshold: step,
             usedFraction: w.usedFraction,
-            spentUsd: 0,
-            limitUsd: 0,
+            spentUsd: w.spentUsd,
+            limitUsd: w.limitUsd ?? 0,
             at: Date.now(),
           });
         }
