@@ -2,6 +2,7 @@ import type { Dispatcher, Pool } from "undici";
 import type { ProviderConfig, Timeouts } from "../../config/schema.js";
 import type { GatewayError } from "../../errors.js";
 import { answerHeaders, type BufferedResponse, createPool, sendUpstream, transportError } from "../http.js";
+import { baseHeaders } from "../openai/index.js";
 import { checkParameters } from "../params.js";
 import { SseReader, TranslatingRelay } from "../translate.js";
 import type { ChatCall, ProviderClient, ProviderFactory, UpstreamResult } from "../types.js";
@@ -34,11 +35,8 @@ class GeminiClient implements ProviderClient {
     const root = url.pathname.replace(/\/+$/, "");
     this.basePath = /\/v\d+(alpha|beta)?\d*$/.test(root) ? root : `${root}/${API_VERSION}`;
     this.pool = createPool(url.origin, config, timeouts);
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(config.headers)) headers[k.toLowerCase()] = v;
-    headers["content-type"] = "application/json";
-    if (config.api_key) headers["x-goog-api-key"] = config.api_key;
-    this.headers = headers;
+    this.headers = baseHeaders(config);
+    if (config.api_key) this.headers["x-goog-api-key"] = config.api_key;
     this.toError = (err) => transportError(name, err);
   }
 
