@@ -103,6 +103,7 @@ export function requestLine(ctx: RequestContext, usage = ctx.usage): string {
   if (usage) line += `,"prompt_tokens":${usage.prompt_tokens},"completion_tokens":${usage.completion_tokens ?? 0}`;
   if (ctx.estimate?.priced) line += `,"cost_estimate_usd":${ctx.estimate.costUsd}`;
   if (ctx.costUsd !== undefined) line += `,"cost_usd":${ctx.costUsd}`;
+  if (ctx.budgetDecision !== undefined) line += `,"budget":${JSON.stringify(ctx.budgetDecision)}`;
   if (error) {
     line += `,"error_code":${JSON.stringify(error.code ?? error.type)}`;
     if (ctx.status >= 500) line += `,"error":${JSON.stringify(error.message)}`;

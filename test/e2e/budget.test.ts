@@ -186,6 +186,10 @@ describe.sequential("a hard budget is never overspent", () => {
     gateways.push(gw);
     await overspend([gw.origin]);
     expect(gw.logs.some((l) => l.msg === "budget.breached" && l.level === "warn")).toBe(true);
+    // Each request's own log line carries its budget decision.
+    const lines = gw.logs.filter((l) => l.msg === "request");
+    expect(lines.some((l) => l.budget === "reserved" && l.status === 200)).toBe(true);
+    expect(lines.some((l) => String(l.budget).startsWith("breached: hard key") && l.status === 429)).toBe(true);
     // Every refusal is in the ledger as a budget block, with the decision that made it.
     await gw.gateway.services.ledger.flush();
     const records = await listRecords(gw.gateway.services.store, {}, 10_000);

@@ -13,9 +13,13 @@ import type { NamedStage } from "../compose.js";
 export const BUDGET_WARNING_HEADER = "x-tollgate-budget-warning";
 export const DEGRADED_HEADER = "x-tollgate-degraded";
 
-/** The budget stage's one-line log events (budget.reserved, budget.breached, budget.settled). */
+/**
+ * The budget stage's log events. budget.breached (and unchecked) at warn; budget.reserved and budget.settled at
+ * debug: at info every request's own log line already carries its decision (`budget`), and two more sync log
+ * writes per request cost more than the stage itself (measured).
+ */
 export interface BudgetLog {
-  info(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
 }
 
@@ -97,12 +101,12 @@ export function budgetStage(
       }
       const reservation = decision.reservation;
       ctx.budgetDecision = decision.degradeTo ? `reserved, degraded to ${decision.degradeTo}` : "reserved";
-      log.info({ request_id: ctx.requestId, max_cost_usd: estimate.upperCostUsd }, "budget.reserved");
+      log.debug({ request_id: ctx.requestId, max_cost_usd: estimate.upperCostUsd }, "budget.reserved");
       ctx.afterUsage((c) => {
         const usage = c.usage;
         const tokens = usage ? usage.prompt_tokens + (usage.completion_tokens ?? 0) : 0;
         budgets.settle(reservation, c.costUsd ?? 0, tokens).then(
-          () => log.info({ request_id: c.requestId, cost_usd: c.costUsd ?? 0 }, "budget.settled"),
+          () => log.debug({ request_id: c.requestId, cost_usd: c.costUsd ?? 0 }, "budget.settled"),
           (err: Error) =>
             log.warn(
               { request_id: c.requestId, err: err.message },
