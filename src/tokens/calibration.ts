@@ -63,7 +63,11 @@ const MIN_SAMPLE_RATIO = 0.25;
 const MAX_SAMPLE_RATIO = 4;
 
 /** Estimates other providers' prompt tokens from the tiktoken count with a learned per-(provider, model) ratio. */
+const SAVE_EVERY_MS = 1000;
+
 export class TokenCalibrator {
+  private dirty = false;
+  private saveTimer: NodeJS.Timeout | undefined;
   private readonly states = new Map<string, RatioState>();
   private readonly store: RatioStore | undefined;
   private readonly minRate: number;
@@ -104,7 +108,19 @@ export class TokenCalibrator {
     const current = previous?.ratio ?? seedRatio(provider, model);
     const rate = Math.max(1 / (samples + 1), this.minRate); // the seed counts as one sample
     this.states.set(key, { ratio: current + rate * (sample - current), samples, updatedAt: Date.now() });
-    this.store?.save(this.snapshot()).catch(() => {}); // best effort: a lost save costs a few samples
+    this.dirty = true;
+    // At most one snapshot handed to the store per second, not one per request.
+    if (this.store && this.saveTimer === undefined) {
+      this.saveTimer = setTimeout(() => this.saveNow(), SAVE_EVERY_MS);
+      this.saveTimer.unref();
+    }
+  }
+
+  private saveNow(): Promise<void> {
+    this.saveTimer = undefined;
+    if (!this.dirty || !this.store) return Promise.resolve();
+    this.dirty = false;
+    return this.store.save(this.snapshot()).catch(() => {}); // best effort: a lost save costs a few samples
   }
 
   snapshot(): Record<string, RatioState> {
@@ -112,6 +128,8 @@ export class TokenCalibrator {
   }
 
   async flush(): Promise<void> {
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    await this.saveNow();
     await this.store?.flush?.();
   }
 }

@@ -1,9 +1,13 @@
+const RESORT_EVERY = 16;
+
 /** The most recent completion sizes of one alias or (alias, key): fixed memory, quantiles over the window. */
 class RecentWindow {
   private readonly values: Float64Array;
   private count = 0;
   private next = 0;
   private sorted: Float64Array | undefined;
+  /** Pushes since the sorted copy was made: it is re-made every RESORT_EVERY pushes, not on each one. */
+  private stale = 0;
 
   constructor(capacity: number) {
     this.values = new Float64Array(capacity);
@@ -17,13 +21,19 @@ class RecentWindow {
     this.values[this.next] = value;
     this.next = (this.next + 1) % this.values.length;
     if (this.count < this.values.length) this.count++;
-    this.sorted = undefined;
+    // While the window fills every push counts; once full, one sort per RESORT_EVERY pushes. Under steady
+    // traffic every request both observes and predicts: a sort of 256 values per request cost ~10 µs (measured).
+    if (++this.stale >= RESORT_EVERY || this.count < RESORT_EVERY * 2) this.sorted = undefined;
   }
 
-  /** Nearest-rank quantile; the sort is cached until the next push (predictions outnumber observations). */
+  /** Nearest-rank quantile over a sorted copy at most RESORT_EVERY pushes old (a prediction, not a census). */
   quantile(q: number): number {
-    if (!this.sorted) this.sorted = this.values.slice(0, this.count).sort();
-    const rank = Math.min(this.count - 1, Math.max(0, Math.ceil(q * this.count) - 1));
+    if (!this.sorted) {
+      this.sorted = this.values.slice(0, this.count).sort();
+      this.stale = 0;
+    }
+    const n = this.sorted.length;
+    const rank = Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1));
     return this.sorted[rank] ?? 0;
   }
 }
