@@ -34,6 +34,21 @@ export const OPENAI_ONLY: ParameterTable = Object.fromEntries(
   ].map((field) => [field, { status: "dropped" }]),
 );
 
+/**
+ * What Anthropic's Messages API and Bedrock's Converse (which speaks the same model family's shape) both lack:
+ * their tables spread these after OPENAI_ONLY.
+ */
+export const NOT_IN_MESSAGES_APIS: ParameterTable = {
+  presence_penalty: { status: "dropped" },
+  frequency_penalty: { status: "dropped" },
+  seed: { status: "dropped" },
+  metadata: { status: "dropped", note: "OpenAI's stored-completion tags" },
+  audio: { status: "dropped" },
+  web_search_options: { status: "dropped" },
+  functions: { status: "dropped", note: "legacy; use tools" },
+  function_call: { status: "dropped", note: "legacy; use tool_choice" },
+};
+
 /** Values that ask for nothing (OpenAI's defaults), so they need no warning and no rejection. */
 function isInert(field: string, value: unknown): boolean {
   if (value === null || value === undefined) return true;

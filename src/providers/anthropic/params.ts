@@ -1,4 +1,4 @@
-import { OPENAI_ONLY, type ParameterTable } from "../params.js";
+import { NOT_IN_MESSAGES_APIS, OPENAI_ONLY, type ParameterTable } from "../params.js";
 
 /**
  * How each OpenAI chat-completions field reaches the Anthropic Messages API. Fields not listed here are
@@ -36,12 +36,5 @@ export const PARAMETERS: ParameterTable = {
     status: "dropped",
     note: "Anthropic has no JSON mode; json_object/json_schema are dropped (type text is a no-op)",
   },
-  presence_penalty: { status: "dropped" },
-  frequency_penalty: { status: "dropped" },
-  seed: { status: "dropped" },
-  metadata: { status: "dropped", note: "OpenAI's stored-completion tags" },
-  audio: { status: "dropped" },
-  web_search_options: { status: "dropped" },
-  functions: { status: "dropped", note: "legacy; use tools" },
-  function_call: { status: "dropped", note: "legacy; use tool_choice" },
+  ...NOT_IN_MESSAGES_APIS,
 };

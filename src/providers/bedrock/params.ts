@@ -1,4 +1,4 @@
-import { OPENAI_ONLY, type ParameterTable } from "../params.js";
+import { NOT_IN_MESSAGES_APIS, OPENAI_ONLY, type ParameterTable } from "../params.js";
 
 /**
  * How each OpenAI chat-completions field reaches Bedrock's Converse API. Fields not listed here are dropped
@@ -33,12 +33,5 @@ export const PARAMETERS: ParameterTable = {
   parallel_tool_calls: { status: "dropped", note: "Converse has no switch for it" },
   response_format: { status: "dropped", note: "Converse has no JSON mode (type text is a no-op)" },
   user: { status: "dropped" },
-  presence_penalty: { status: "dropped" },
-  frequency_penalty: { status: "dropped" },
-  seed: { status: "dropped" },
-  metadata: { status: "dropped", note: "OpenAI's stored-completion tags" },
-  audio: { status: "dropped" },
-  web_search_options: { status: "dropped" },
-  functions: { status: "dropped", note: "legacy; use tools" },
-  function_call: { status: "dropped", note: "legacy; use tool_choice" },
+  ...NOT_IN_MESSAGES_APIS,
 };
