@@ -13,7 +13,8 @@ import { CostEngine } from "./cost/engine.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics/index.js";
 import { buildPipeline } from "./pipeline/index.js";
-import { budgetStage } from "./pipeline/stages/budget.js";
+import { budgetCheck } from "./pipeline/stages/budget.js";
+import { rateLimitCheck } from "./pipeline/stages/rate-limit.js";
 import { createPricing, type Pricing, pricingOptionsFromConfig, unknownPrices } from "./pricing/index.js";
 import { createProviderClient } from "./providers/registry.js";
 import type { ProviderClient } from "./providers/types.js";
@@ -24,7 +25,7 @@ import { createRequestListener } from "./server/listener.js";
 import { createModelCallHandler } from "./server/model-call.js";
 import { createHttpApp } from "./server/routes.js";
 import { MemoryCounters } from "./state/memory.js";
-import { RedisCounters } from "./state/redis.js";
+import { closeRedisClient, createRedisClient, RedisCounters } from "./state/redis.js";
 import { openStore, type Store } from "./store/index.js";
 import {
   AccuracyTracker,
@@ -164,13 +165,18 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     logger.error({ err: (err as Error).message }, "keys not synced: the database is unreachable");
   }
   if (!authEnabled) logger.warn("no API key is configured and no master key is set: the gateway is open to anyone");
+  // One connection for rate limits and budgets, auto-pipelined: a request's limiter calls and its budget
+  // reservation, started together by the admit stage, leave in one write and come back in one read.
+  const redis = redisUrl
+    ? createRedisClient(redisUrl, { commandTimeout: 500, enableAutoPipelining: true }).on("error", () => {})
+    : undefined;
   const rateLimits = new RateLimits({
-    ...(redisUrl ? { redis: redisUrl } : {}),
+    ...(redis ? { redis } : {}),
     burstWindowSec: config.rate_limits.burst_window_s,
   });
 
   const budgetStore = new BudgetStore(store);
-  const counters = redisUrl ? new RedisCounters({ url: redisUrl }) : new MemoryCounters();
+  const counters = redis ? new RedisCounters({ client: redis }) : new MemoryCounters();
   // Connected before the first request: a request that blocks the loop (the first tokenizer load) would otherwise
   // outlast the connect timeout, and requests would fail closed until the reconnect. Down Redis does not hold the start.
   if (counters instanceof RedisCounters && !(await counters.ready())) {
@@ -216,8 +222,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     ...(authEnabled
       ? {
           keys,
-          rateLimits: { limits: rateLimits, config: config.rate_limits },
-          beforeRoute: [budgetStage(budgets, table, logger, alerts)],
+          admission: [rateLimitCheck(rateLimits, config.rate_limits), budgetCheck(budgets, table, logger, alerts)],
         }
       : {}),
     gates: priorityGates(config),
@@ -250,6 +255,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
       await Promise.allSettled([...clients.values()].map((c) => c.close()));
       await migrated.stop();
       await Promise.allSettled([rateLimits.close(), keys.close(), counters.close(), alerts?.close()]);
+      if (redis) await closeRedisClient(redis);
       await ledger.close(); // flushes every record (to the database, or the spool), then closes the store
       await engine.estimator.close();
     },

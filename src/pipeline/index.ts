@@ -1,16 +1,14 @@
 import type { KeyService } from "../auth/index.js";
-import type { RateLimitsConfig } from "../config/schema.js";
 import type { CostEngine } from "../cost/engine.js";
-import type { RateLimits } from "../ratelimit/index.js";
 import type { PriorityGate } from "../resilience/priority.js";
 import type { RoutingTable } from "../routing/table.js";
 import type { UsageLedger } from "../usage/index.js";
 import { compose, type NamedStage } from "./compose.js";
 import type { RequestContext } from "./context.js";
+import { type AdmissionCheck, admitStage } from "./stages/admit.js";
 import { authStage } from "./stages/auth.js";
 import { callStage } from "./stages/call.js";
 import { predictStage } from "./stages/predict.js";
-import { rateLimitStage } from "./stages/rate-limit.js";
 import { routeStage } from "./stages/route.js";
 import { usageRecorder, usageStage } from "./stages/usage.js";
 
@@ -20,9 +18,8 @@ export interface PipelineDeps {
   cost?: { engine: CostEngine; ledger: UsageLedger; unknownPrice: "block" | "allow" };
   /** Absent: the gateway runs open (no key anywhere, no master key). */
   keys?: KeyService;
-  rateLimits?: { limits: RateLimits; config: RateLimitsConfig };
-  /** Extra stages placed before routing (the budget stage). */
-  beforeRoute?: NamedStage[];
+  /** Rate limits and budgets: checked together, after predict, all or nothing. */
+  admission?: AdmissionCheck[];
   /** Deployment id -> its concurrency gate. */
   gates?: ReadonlyMap<string, PriorityGate>;
 }
@@ -36,8 +33,8 @@ export interface Pipeline {
 
 /**
  * The request path, in order:
- *   usage -> auth -> predict -> rateLimit -> budget -> (cache) -> route -> (resilience) -> call
- * Rate limits run after predict because token limits charge the predicted tokens at admission. The ledger
+ *   usage -> auth -> predict -> admit (rate limits + budgets, at once) -> (cache) -> route -> (resilience) -> call
+ * Admission runs after predict: token limits charge the predicted tokens, budgets reserve the predicted cost. The ledger
  * record is written by a finalizer registered in begin(), so refused requests have one too.
  */
 export function buildPipeline(deps: PipelineDeps): Pipeline {
@@ -46,8 +43,7 @@ export function buildPipeline(deps: PipelineDeps): Pipeline {
   if (cost) stages.push(usageStage());
   if (deps.keys) stages.push(authStage(deps.keys));
   if (cost) stages.push(predictStage(cost.engine, deps.table, cost.unknownPrice));
-  if (deps.rateLimits) stages.push(rateLimitStage(deps.rateLimits.limits, deps.rateLimits.config));
-  if (deps.beforeRoute) stages.push(...deps.beforeRoute);
+  if (deps.admission?.length) stages.push(admitStage(deps.admission));
   stages.push(routeStage(deps.table), callStage(deps.gates));
   const record = cost ? usageRecorder(cost.engine, cost.ledger) : undefined;
   return {

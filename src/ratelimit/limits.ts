@@ -31,7 +31,7 @@ export interface RateLimitRequest {
   predictedTokens: number;
 }
 
-/** What admit() took from the token limiters, so correct() can settle against the same counters. */
+/** What admit() took from one limiter, so correct() and release() act on the same counter. */
 interface Charge {
   limiter: RateLimiterAbstract;
   id: string;
@@ -43,6 +43,8 @@ export interface Admission {
   headers: Record<string, string>;
   /** Token charges, for correct(); internal. */
   readonly tokenCharges: readonly Charge[];
+  /** Request charges, for release(); internal. */
+  readonly requestCharges: readonly Charge[];
 }
 
 export interface RateLimitsOptions {
@@ -125,7 +127,7 @@ export class RateLimits {
   async admit(request: RateLimitRequest): Promise<Admission> {
     const checks = this.checksOf(request);
     const headers: Record<string, string> = {};
-    if (checks.length === 0) return { headers, tokenCharges: [] };
+    if (checks.length === 0) return { headers, tokenCharges: [], requestCharges: [] };
     const outcomes = await Promise.all(checks.map((check) => this.take(check)));
 
     let refused: Refused | undefined;
@@ -140,9 +142,11 @@ export class RateLimits {
 
     if (refused === undefined && failure === undefined) {
       const tokenCharges: Charge[] = [];
-      for (const outcome of outcomes)
-        if (outcome.ok && outcome.check.unit === "tokens") tokenCharges.push(outcome.charge);
-      return { headers, tokenCharges };
+      const requestCharges: Charge[] = [];
+      for (const outcome of outcomes) {
+        if (outcome.ok) (outcome.check.unit === "tokens" ? tokenCharges : requestCharges).push(outcome.charge);
+      }
+      return { headers, tokenCharges, requestCharges };
     }
     for (const outcome of outcomes) if (outcome.ok) this.giveBack(outcome.charge);
     if (refused === undefined) {
@@ -172,6 +176,12 @@ export class RateLimits {
         ),
       ),
     );
+  }
+
+  /** Gives back everything admit() took: the request was refused by a later check and never ran. */
+  release(admission: Admission): void {
+    for (const charge of admission.requestCharges) this.giveBack(charge);
+    for (const charge of admission.tokenCharges) this.giveBack(charge);
   }
 
   async close(): Promise<void> {

@@ -41,6 +41,19 @@ export function createRedisClient(url: string, extra: RedisOptions = {}): Redis 
   });
 }
 
+/** quit() waits for a reply that never comes while Redis is down; disconnect() also stops the reconnecting. */
+export async function closeRedisClient(client: Redis): Promise<void> {
+  if (client.status !== "ready") {
+    client.disconnect();
+    return;
+  }
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}
+
 interface Script {
   lua: string;
   sha: string;
@@ -195,17 +208,7 @@ export class RedisCounters implements BudgetCounters {
   }
 
   async close(): Promise<void> {
-    if (!this.ownsClient) return;
-    // quit() waits for a reply that never comes while Redis is down; disconnect() also stops the reconnecting.
-    if (this.client.status !== "ready") {
-      this.client.disconnect();
-      return;
-    }
-    try {
-      await this.client.quit();
-    } catch {
-      this.client.disconnect();
-    }
+    if (this.ownsClient) await closeRedisClient(this.client);
   }
 
   private async velocity(keys: string[], micro: number): Promise<VelocityState[]> {

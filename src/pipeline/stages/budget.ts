@@ -3,12 +3,14 @@ import { periodBucket } from "../../budget/periods.js";
 import {
   type BudgetBreach,
   type BudgetService,
+  type BudgetWarning,
   breachMessage,
   CountersUnavailableError,
 } from "../../budget/service.js";
 import { GatewayError } from "../../errors.js";
 import type { RoutingTable } from "../../routing/table.js";
-import type { NamedStage } from "../compose.js";
+import type { RequestContext } from "../context.js";
+import type { AdmissionCheck } from "./admit.js";
 
 export const BUDGET_WARNING_HEADER = "x-tollgate-budget-warning";
 export const DEGRADED_HEADER = "x-tollgate-degraded";
@@ -28,18 +30,18 @@ export interface BudgetLog {
  * provider within them), all or nothing, before the call; settles to the actual cost when the request is over
  * (a stream at its end, an aborted one at what it generated). A hard breach is a 429 the SDKs do not retry.
  */
-export function budgetStage(
+export function budgetCheck(
   budgets: BudgetService,
   table: RoutingTable,
   log: BudgetLog,
   alerts: AlertSender | undefined,
-): NamedStage {
+): AdmissionCheck {
   return {
     name: "budget",
-    run: async (ctx, next) => {
+    take: async (ctx) => {
       const estimate = ctx.estimate;
       const identity = ctx.identity;
-      if (estimate === undefined || identity === undefined || !budgets.active) return next();
+      if (estimate === undefined || identity === undefined || !budgets.active) return undefined;
       const provider = table.get(ctx.alias)?.deployments[0]?.provider.type ?? "unknown";
       const subject = {
         orgId: identity.orgId,
@@ -57,7 +59,7 @@ export function budgetStage(
         if (budgets.redisDown === "fail_open") {
           ctx.budgetDecision = "unchecked: budget store unreachable";
           log.warn({ request_id: ctx.requestId }, "budget.unchecked");
-          return next();
+          return undefined;
         }
         ctx.budgetDecision = "refused: budget store unreachable";
         throw new GatewayError(
@@ -75,48 +77,62 @@ export function budgetStage(
         alerts?.send(alertOf(decision.breach.level === "emergency" ? "emergency" : "hard", decision.breach));
         throw budgetExceeded(decision.breach);
       }
-      if (decision.warnings.length > 0) {
-        const parts: string[] = [];
-        for (const w of decision.warnings) {
-          parts.push(`${w.scope} (${w.period}): ${Math.round(w.usedFraction * 100)}% used`);
-          // Alerted once when warn_at is crossed, then once per further 10% step, per period instance.
-          const step = Math.max(w.warnAt, Math.floor(w.usedFraction * 10) / 10);
-          const bucket = periodBucket(w.period, budgets.config.timezone, Date.now()).label;
-          alerts?.send({
-            kind: "soft",
-            scope: w.scope,
-            period: `${w.period}:${bucket}`,
-            threshold: step,
-            usedFraction: w.usedFraction,
-            spentUsd: w.spentUsd,
-            limitUsd: w.limitUsd ?? 0,
-            at: Date.now(),
-          });
-        }
-        ctx.setHeader(BUDGET_WARNING_HEADER, parts.join("; "));
-      }
-      if (decision.degradeTo !== undefined && table.has(decision.degradeTo)) {
-        ctx.setHeader(DEGRADED_HEADER, `${ctx.alias} -> ${decision.degradeTo}`);
-        ctx.alias = decision.degradeTo;
-      }
       const reservation = decision.reservation;
-      ctx.budgetDecision = decision.degradeTo ? `reserved, degraded to ${decision.degradeTo}` : "reserved";
-      log.debug({ request_id: ctx.requestId, max_cost_usd: estimate.upperCostUsd }, "budget.reserved");
-      ctx.afterUsage((c) => {
-        const usage = c.usage;
-        const tokens = usage ? usage.prompt_tokens + (usage.completion_tokens ?? 0) : 0;
-        budgets.settle(reservation, c.costUsd ?? 0, tokens).then(
-          () => log.debug({ request_id: c.requestId, cost_usd: c.costUsd ?? 0 }, "budget.settled"),
-          (err: Error) =>
-            log.warn(
-              { request_id: c.requestId, err: err.message },
-              "budget settle failed: the hold expires by its TTL",
-            ),
-        );
-      });
-      return next();
+      return {
+        keep: (kept) => {
+          if (decision.warnings.length > 0) warn(kept, decision.warnings, budgets, alerts);
+          if (decision.degradeTo !== undefined && table.has(decision.degradeTo)) {
+            kept.setHeader(DEGRADED_HEADER, `${kept.alias} -> ${decision.degradeTo}`);
+            kept.alias = decision.degradeTo;
+          }
+          kept.budgetDecision = decision.degradeTo ? `reserved, degraded to ${decision.degradeTo}` : "reserved";
+          log.debug({ request_id: kept.requestId, max_cost_usd: estimate.upperCostUsd }, "budget.reserved");
+          kept.afterUsage((c) => {
+            const usage = c.usage;
+            const tokens = usage ? usage.prompt_tokens + (usage.completion_tokens ?? 0) : 0;
+            budgets.settle(reservation, c.costUsd ?? 0, tokens).then(
+              () => log.debug({ request_id: c.requestId, cost_usd: c.costUsd ?? 0 }, "budget.settled"),
+              (err: Error) =>
+                log.warn(
+                  { request_id: c.requestId, err: err.message },
+                  "budget settle failed: the hold expires by its TTL",
+                ),
+            );
+          });
+        },
+        giveBack: () => {
+          ctx.budgetDecision = "released: refused by a rate limit";
+          budgets.release(reservation).catch(() => undefined); // else the hold expires by its TTL
+        },
+      };
     },
   };
+}
+
+/** The warning header, and a soft alert once warn_at is crossed, then once per further 10% step, per period. */
+function warn(
+  ctx: RequestContext,
+  warnings: readonly BudgetWarning[],
+  budgets: BudgetService,
+  alerts: AlertSender | undefined,
+): void {
+  const parts: string[] = [];
+  for (const w of warnings) {
+    parts.push(`${w.scope} (${w.period}): ${Math.round(w.usedFraction * 100)}% used`);
+    const step = Math.max(w.warnAt, Math.floor(w.usedFraction * 10) / 10);
+    const bucket = periodBucket(w.period, budgets.config.timezone, Date.now()).label;
+    alerts?.send({
+      kind: "soft",
+      scope: w.scope,
+      period: `${w.period}:${bucket}`,
+      threshold: step,
+      usedFraction: w.usedFraction,
+      spentUsd: w.spentUsd,
+      limitUsd: w.limitUsd ?? 0,
+      at: Date.now(),
+    });
+  }
+  ctx.setHeader(BUDGET_WARNING_HEADER, parts.join("; "));
 }
 
 function budgetExceeded(breach: BudgetBreach): GatewayError {
