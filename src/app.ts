@@ -238,6 +238,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
       masterKey,
       masterKeyEnv: config.auth.master_key_env,
       onBudgetsChanged: () => void loadBudgets(),
+      brakes: { list: () => budgets.brakes(), reset: (scope) => budgets.resetBrake(scope) },
     },
     readiness: [],
     handleModelCall,

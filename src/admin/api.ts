@@ -20,6 +20,11 @@ export interface AdminApiDeps {
   masterKeyEnv?: string;
   /** Called after a budget changed here; other replicas hear of it as a `budgets` event on KeyService.subscribe(). */
   onBudgetsChanged(): void;
+  /** Emergency brakes in force, and their reset (shared by every replica with Redis). */
+  brakes?: {
+    list(): Promise<{ scope: string; until: Date }[]>;
+    reset(scope: string): Promise<void>;
+  };
 }
 
 const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, "expected letters, digits, _ . : - (max 128)");
@@ -47,10 +52,12 @@ const OrgCreateSchema = z.object({ id: Id, name: z.string().min(1).optional() })
 const OrgPatchSchema = z.object({ name: z.string().min(1).optional() }).strict();
 const TeamCreateSchema = z.object({ id: Id, org_id: Id, name: z.string().min(1).optional() }).strict();
 const TeamPatchSchema = z.object({ org_id: Id.optional(), name: z.string().min(1).optional() }).strict();
+const BrakeResetSchema = z.object({ scope: z.string().min(1) }).strict();
 
 /**
  * `/admin/orgs`, `/admin/teams`, `/admin/keys`, `/admin/budgets`: create (POST), list and get (GET), update
- * (PATCH), delete (DELETE; for keys a revocation, `?purge=true` removes the row), plus key rotate and revoke.
+ * (PATCH), delete (DELETE; for keys a revocation, `?purge=true` removes the row), plus key rotate and revoke, and
+ * the emergency brakes: `GET /admin/budgets/brakes`, `POST /admin/budgets/brakes/reset {"scope": "team blue"}`.
  * Only the master key is accepted, compared in constant time; a team key gets 403 admin_only.
  */
 export function mountAdminApi(app: Hono, deps: AdminApiDeps): void {
@@ -149,6 +156,16 @@ export function mountAdminApi(app: Hono, deps: AdminApiDeps): void {
     const created = await budgets.create(await parseJson(c, BudgetSchema));
     await budgetsChanged();
     return ok(budgetView(created), 201);
+  });
+  // Before /budgets/:id, which would take "brakes" for an id.
+  admin.get("/budgets/brakes", async () => {
+    const active = (await deps.brakes?.list()) ?? [];
+    return ok(listView(active.map((b) => ({ object: "budget.brake", scope: b.scope, until: b.until.toISOString() }))));
+  });
+  admin.post("/budgets/brakes/reset", async (c) => {
+    const { scope } = await parseJson(c, BrakeResetSchema);
+    await deps.brakes?.reset(scope);
+    return ok({ object: "budget.brake", scope, reset: true });
   });
   admin.get("/budgets/:id", async (c) => ok(budgetView(await requireBudget(c.req.param("id")))));
   admin.patch("/budgets/:id", async (c) => {

@@ -71,6 +71,7 @@ export interface BudgetCounters {
   tripBrake(key: string, ms: number): Promise<number>;
   /** Epoch ms each brake lifts at, or 0 when it is not set. */
   readBrakes(keys: string[]): Promise<number[]>;
+  /** Lifts a brake (an admin's reset) and forgets the scope's velocity, which would trip it again at once. */
   clearBrake(key: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -193,6 +193,7 @@ export class MemoryCounters implements BudgetCounters {
 
   async clearBrake(key: string): Promise<void> {
     this.brakes.delete(key);
+    this.velocity.delete(key);
   }
 
   async close(): Promise<void> {}

@@ -204,7 +204,7 @@ export class RedisCounters implements BudgetCounters {
   }
 
   async clearBrake(key: string): Promise<void> {
-    await this.guard(() => this.client.del(this.brakeKey(key)));
+    await this.guard(() => this.client.del(this.brakeKey(key), this.velocityKey(key)));
   }
 
   async close(): Promise<void> {
@@ -216,7 +216,7 @@ export class RedisCounters implements BudgetCounters {
     const minute = Math.floor(this.now() / MINUTE_MS);
     const reply = (await this.run(
       VELOCITY,
-      keys.map((k) => `${this.prefix}:v:${k}`),
+      keys.map((k) => this.velocityKey(k)),
       [String(minute), String(micro)],
     )) as number[];
     return keys.map((key, i) => ({
@@ -254,6 +254,9 @@ export class RedisCounters implements BudgetCounters {
   }
   private recordKey(id: string): string {
     return `${this.prefix}:res:${id}`;
+  }
+  private velocityKey(key: string): string {
+    return `${this.prefix}:v:${key}`;
   }
   private brakeKey(key: string): string {
     return `${this.prefix}:brake:${key}`;

@@ -129,9 +129,12 @@ describe.each(["memory", "redis"] as const)("budget counters (%s)", (kind) => {
     });
     t += 60_001;
     expect((await counters.reserve([hard("b", 0.1, 1)], 1000, { brakes: ["team:blue"] })).ok).toBe(true);
+    await counters.incrVelocity(["team:blue"], 2);
     await counters.tripBrake("team:blue", 60_000);
     await counters.clearBrake("team:blue");
     expect(await counters.readBrakes(["team:blue"])).toEqual([0]);
+    // The spend that tripped it is forgotten too: the next settle must not trip the brake again at once.
+    expect((await counters.readVelocity(["team:blue"]))[0]?.lastMinuteUsd).toBe(0);
   });
 
   it("tracks spend velocity per minute and over the trailing hour", async () => {
