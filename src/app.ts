@@ -20,6 +20,7 @@ import { createProviderClient } from "./providers/registry.js";
 import type { ProviderClient } from "./providers/types.js";
 import { RateLimits } from "./ratelimit/index.js";
 import { PriorityGate } from "./resilience/priority.js";
+import { createRouting, type Routing } from "./routing/setup.js";
 import { buildRoutingTable, type RoutingTable } from "./routing/table.js";
 import { createRequestListener } from "./server/listener.js";
 import { createModelCallHandler } from "./server/model-call.js";
@@ -58,6 +59,7 @@ export interface Services {
   ledger: UsageLedger;
   metrics: Metrics;
   keys: KeyService;
+  routing: Routing;
   budgets: BudgetService;
 }
 
@@ -214,7 +216,11 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     for (const u of await budgets.utilization()) metrics.budgetUtilization.labels({ scope: u.scope }).set(u.fraction);
   });
 
-  const services: Services = { table, pricing, engine, store, ledger, metrics, keys, budgets };
+  const routing = await createRouting({ config, table, pricing, redisUrl, timezone: config.budgets.timezone });
+  routing.health.onBreakerStateChange((id, state) =>
+    metrics.circuitState.labels({ deployment: id }).set(state === "open" ? 2 : state === "half-open" ? 1 : 0),
+  );
+  const services: Services = { table, pricing, engine, store, ledger, metrics, keys, budgets, routing };
   const pipeline = buildPipeline({
     table,
     cost: { engine, ledger, unknownPrice: config.pricing.unknown_price },
@@ -226,6 +232,21 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
         }
       : {}),
     gates: priorityGates(config),
+    routing: {
+      router: routing.router,
+      rules: routing.rules,
+      resilience: config.resilience,
+      regionHeader: config.routing.region_header,
+      defaultRegion: config.routing.region,
+      observer: {
+        retried: (alias, kind) => metrics.retries.labels({ alias, kind }).inc(),
+        fellBack: (from, to, kind) => metrics.fallbacks.labels({ from, to, kind }).inc(),
+        attempt: (d, ok, latencyMs, stream) =>
+          (stream ? metrics.upstreamTtft : metrics.upstreamLatency)
+            .labels({ deployment: d.id, outcome: ok ? "ok" : "error" })
+            .observe(latencyMs / 1000),
+      },
+    },
   });
   const handleModelCall = createModelCallHandler({ pipeline, bodyLimit: config.server.body_limit, metrics, logger });
   const app = createHttpApp({
@@ -241,6 +262,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
       brakes: { list: () => budgets.brakes(), reset: (scope) => budgets.resetBrake(scope) },
     },
     readiness: [],
+    routing: { router: routing.router, rules: routing.rules, pipeline },
     handleModelCall,
     onUnhandledError: (err, path) => logger.error({ err, path }, "unhandled error"),
   });
@@ -255,7 +277,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
       pricing.stop();
       await Promise.allSettled([...clients.values()].map((c) => c.close()));
       await migrated.stop();
-      await Promise.allSettled([rateLimits.close(), keys.close(), counters.close(), alerts?.close()]);
+      await Promise.allSettled([rateLimits.close(), keys.close(), counters.close(), alerts?.close(), routing.close()]);
       if (redis) await closeRedisClient(redis);
       await ledger.close(); // flushes every record (to the database, or the spool), then closes the store
       await engine.estimator.close();

@@ -61,6 +61,10 @@ export type BudgetDecision =
       /** A per-model guardrail with drop_model_when_over is spent: route the alias's other deployments. */
       dropModel?: boolean;
       droppedScopes?: string[];
+      /** Provider types whose per-provider guardrail is spent (drop_model_when_over): routing leaves them out. */
+      droppedProviders?: string[];
+      /** Per-provider latency guardrails (latency_target_ms) that apply to this request. */
+      latencyTargets?: [provider: string, ms: number][];
     }
   | { ok: false; breach: BudgetBreach };
 
@@ -140,14 +144,14 @@ export class BudgetService {
     const groups = this.group(budgets, req, now);
     const brakes = budgets.filter((b) => b.def.emergency !== undefined);
     const brakeKeys = brakes.map((b) => b.scopeKey);
-    const dropped: string[] = [];
+    const dropped: CompiledBudget[] = [];
     for (;;) {
       const result = await this.counters.reserve(
         groups.map((g) => g.charge),
         this.ttlMs,
         { brakes: brakeKeys },
       );
-      if (result.ok) return this.accept(result.reservationId, result.states, groups, brakes, req, dropped);
+      if (result.ok) return this.accept(result.reservationId, result.states, groups, brakes, req, dropped, budgets);
       if (result.reason === "brake") {
         const budget = brakes[result.index] as CompiledBudget;
         return this.refuse(budget.label, {
@@ -162,7 +166,7 @@ export class BudgetService {
       // A spent per-model guardrail with drop_model_when_over steps aside: the router tries other deployments.
       if (hard.length > 0 && hard.every((b) => b.def.drop_model_when_over)) {
         groups.splice(result.index, 1);
-        dropped.push(...hard.map((b) => b.label));
+        dropped.push(...hard);
         continue;
       }
       return this.refuse((hard[0] ?? (group.budgets[0] as CompiledBudget)).label, breachOf(result, group, hard));
@@ -221,7 +225,8 @@ export class BudgetService {
     groups: ChargeGroup[],
     brakes: CompiledBudget[],
     req: BudgetRequest,
-    dropped: string[],
+    dropped: CompiledBudget[],
+    matched: CompiledBudget[],
   ): BudgetDecision {
     const warnings: BudgetWarning[] = [];
     let degradeTo: string | undefined;
@@ -255,8 +260,17 @@ export class BudgetService {
     if (degradeTo !== undefined && degradeTo !== req.alias) decision.degradeTo = degradeTo;
     if (dropped.length > 0) {
       decision.dropModel = true;
-      decision.droppedScopes = dropped;
+      decision.droppedScopes = dropped.map((b) => b.label);
+      const providers = dropped.flatMap((b) => (b.def.provider ? [b.def.provider] : []));
+      if (providers.length > 0) decision.droppedProviders = providers;
     }
+    const targets: [string, number][] = [];
+    for (const b of matched) {
+      if (b.def.latency_target_ms !== undefined && b.def.provider !== undefined) {
+        targets.push([b.def.provider, b.def.latency_target_ms]);
+      }
+    }
+    if (targets.length > 0) decision.latencyTargets = targets;
     return decision;
   }
 

@@ -2,6 +2,8 @@ import { z } from "zod";
 import { AuthConfigSchema } from "../auth/config.js";
 import { BudgetsConfigSchema } from "../budget/definition.js";
 import { DeploymentPriceSchema, PricingConfigSchema } from "../pricing/config.js";
+import { AliasRoutingSchema, ResilienceConfigSchema, RoutingConfigSchema } from "../routing/config.js";
+import { RulesSchema, ruleTargetIssues } from "../routing/rules.js";
 
 /** Provider types this build can talk to; each has a folder under src/providers/. */
 export const PROVIDER_TYPES = [
@@ -242,6 +244,17 @@ export const DeploymentSchema = z
     price: DeploymentPriceSchema.optional().describe(
       "Negotiated price of this deployment (USD per million tokens, or a discount); the rest comes from the price database.",
     ),
+    quality: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("Quality score for strategy quality; defaults to the model's score in pricing/models.yaml."),
+    context_window: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe("Tokens this deployment accepts (prompt + completion); defaults to the price database's figure."),
   })
   .strict();
 
@@ -249,6 +262,7 @@ export const AliasSchema = z
   .object({
     description: z.string().optional().describe("Shown nowhere but in the file; for humans."),
     deployments: z.array(DeploymentSchema).min(1).describe("Where requests for this alias may go."),
+    ...AliasRoutingSchema,
   })
   .strict();
 
@@ -270,12 +284,24 @@ export const ConfigSchema = z
     budgets: BudgetsConfigSchema.prefault({}).describe("Budgets: time zone, Redis-down behaviour, declared budgets."),
     rate_limits: RateLimitsSchema.prefault({}).describe("rpm / tpm per team and per alias (per key: on the key)."),
     state: StateSchema.prefault({}).describe("Where shared state lives."),
+    routing: RoutingConfigSchema.prefault({}).describe("Caller region, latency tracking and the adaptive bandit."),
+    resilience: ResilienceConfigSchema.prefault({}).describe(
+      "Retries, circuit breakers, cooldowns, outlier ejection and health checks, per deployment.",
+    ),
+    rules: RulesSchema.describe(
+      "Ordered routing rules, first match wins: conditions on key, team, org, user, headers, tags, alias, predicted tokens or cost, tools, images, time; actions route_to, strategy, max_cost_usd, deny.",
+    ),
   })
   .strict()
   .superRefine(
     (cfg, ctx) => {
       // Runs even when other fields failed, so one start-up reports every problem; hence the defensive checks.
       if (!isRecord(cfg.providers) || !isRecord(cfg.models)) return;
+      if (Array.isArray(cfg.rules)) {
+        for (const issue of ruleTargetIssues(cfg.rules, new Set(Object.keys(cfg.models)))) {
+          ctx.addIssue({ code: "custom", ...issue });
+        }
+      }
       for (const [alias, def] of Object.entries(cfg.models)) {
         if (!isRecord(def) || !Array.isArray(def.deployments)) continue;
         let total = 0;
@@ -290,6 +316,20 @@ export const ConfigSchema = z
             });
           }
         });
+        if (isRecord(def.fallbacks)) {
+          for (const [kind, list] of Object.entries(def.fallbacks)) {
+            if (!Array.isArray(list)) continue;
+            list.forEach((target, i) => {
+              if (typeof target === "string" && !(target in cfg.models)) {
+                ctx.addIssue({
+                  code: "custom",
+                  path: ["models", alias, "fallbacks", kind, i],
+                  message: `expected one of the aliases under models, got "${target}"`,
+                });
+              }
+            });
+          }
+        }
         if (total <= 0) {
           ctx.addIssue({
             code: "custom",

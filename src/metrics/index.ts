@@ -112,6 +112,44 @@ export function createMetrics() {
       labelNames: ["scope", "level"] as const,
       registers: [registry],
     }),
+    modelSelection: new Counter({
+      name: "tollgate_model_selection_total",
+      help: "Requests routed first to a deployment, by alias, deployment and strategy.",
+      labelNames: ["alias", "deployment", "strategy"] as const,
+      registers: [registry],
+    }),
+    upstreamLatency: new Histogram({
+      name: "tollgate_upstream_latency_seconds",
+      help: "Upstream attempts that answered JSON: time to the whole answer, by deployment and outcome.",
+      labelNames: ["deployment", "outcome"] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120],
+      registers: [registry],
+    }),
+    upstreamTtft: new Histogram({
+      name: "tollgate_upstream_ttft_seconds",
+      help: "Streamed upstream attempts: time to the first event, by deployment and outcome.",
+      labelNames: ["deployment", "outcome"] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers: [registry],
+    }),
+    circuitState: new Gauge({
+      name: "tollgate_circuit_state",
+      help: "Circuit breaker per deployment: 0 closed, 1 half-open, 2 open (here or on another replica).",
+      labelNames: ["deployment"] as const,
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: "tollgate_retries_total",
+      help: "Retries on another deployment (or the same, after its retry-after), by alias and failure kind.",
+      labelNames: ["alias", "kind"] as const,
+      registers: [registry],
+    }),
+    fallbacks: new Counter({
+      name: "tollgate_fallbacks_total",
+      help: "Requests moved to a fallback alias, by alias, fallback and failure class.",
+      labelNames: ["from", "to", "kind"] as const,
+      registers: [registry],
+    }),
     /** Registers async work to run before every scrape (reading shared state). */
     onScrapeAsync(flush: () => Promise<void>) {
       asyncBeforeScrape.push(flush);

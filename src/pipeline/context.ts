@@ -17,6 +17,10 @@ export interface RouteDecision {
   strategy: string;
   candidates: number;
   reason: string;
+  /** Deployments routing left out, and why (kept for the explain endpoint). */
+  excluded?: readonly { id: string; why: string }[];
+  /** The routing rule that matched. */
+  rule?: string;
 }
 
 export interface CostEstimate {
@@ -51,6 +55,8 @@ export class RequestContext implements UpstreamObserver {
 
   /** The Authorization header (the auth stage reads it; never logged). */
   authorization: string | undefined = undefined;
+  /** The request's headers, for routing rules and the caller's region. */
+  headers: { header(name: string): string | undefined } | undefined = undefined;
   rawBody = "";
   chat: ChatCompletionRequest | undefined = undefined;
   embeddings: EmbeddingsRequest | undefined = undefined;
@@ -61,6 +67,9 @@ export class RequestContext implements UpstreamObserver {
   identity: Identity | undefined = undefined;
   /** What the budget stage decided (reserved, breached, unchecked), for the usage record. */
   budgetDecision: string | undefined = undefined;
+  /** Per-model budget guardrails routing must honour: provider types to leave out, latency targets by provider. */
+  guardrails: { droppedProviders?: ReadonlySet<string>; latencyTargets?: ReadonlyMap<string, number> } | undefined =
+    undefined;
   /** The caller's key, once the auth stage has found it (limits, priority). */
   key: AuthedKey | undefined = undefined;
   estimate: CostEstimate | undefined = undefined;
@@ -70,7 +79,13 @@ export class RequestContext implements UpstreamObserver {
   route: AliasRoute | undefined = undefined;
   routeDecision: RouteDecision | undefined = undefined;
   deployment: Deployment | undefined = undefined;
+  /** The route's deployments in the order they are tried (the pick first). */
+  candidates: readonly Deployment[] | undefined = undefined;
+  /** A per-request cost cap (x-tollgate-max-cost, a rule, the alias) for the quality strategy. */
+  maxCostUsd: number | undefined = undefined;
   attempts = 0;
+  /** Each upstream attempt and how it ended ("openai/gpt-4o 502"), when there was more than one or it failed. */
+  attemptLog: string[] | undefined = undefined;
 
   result: UpstreamResult | undefined = undefined;
   /** Headers stages add to the client's response (x-tollgate-*). */

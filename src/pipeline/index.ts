@@ -1,6 +1,9 @@
 import type { KeyService } from "../auth/index.js";
 import type { CostEngine } from "../cost/engine.js";
 import type { PriorityGate } from "../resilience/priority.js";
+import type { ResilienceConfig } from "../routing/config.js";
+import type { Router } from "../routing/router.js";
+import type { RuleSet } from "../routing/rules.js";
 import type { RoutingTable } from "../routing/table.js";
 import type { UsageLedger } from "../usage/index.js";
 import { compose, type NamedStage } from "./compose.js";
@@ -9,6 +12,7 @@ import { type AdmissionCheck, admitStage } from "./stages/admit.js";
 import { authStage } from "./stages/auth.js";
 import { callStage } from "./stages/call.js";
 import { predictStage } from "./stages/predict.js";
+import { type ResilienceObserver, resilienceStage } from "./stages/resilience.js";
 import { routeStage } from "./stages/route.js";
 import { usageRecorder, usageStage } from "./stages/usage.js";
 
@@ -22,6 +26,15 @@ export interface PipelineDeps {
   admission?: AdmissionCheck[];
   /** Deployment id -> its concurrency gate. */
   gates?: ReadonlyMap<string, PriorityGate>;
+  /** Strategies, health, retries and fallbacks; absent (unit tests): weighted choice and one attempt. */
+  routing?: {
+    router: Router;
+    rules: RuleSet;
+    resilience: ResilienceConfig;
+    regionHeader: string;
+    defaultRegion: string | undefined;
+    observer?: ResilienceObserver;
+  };
 }
 
 export interface Pipeline {
@@ -29,11 +42,13 @@ export interface Pipeline {
   /** Called for every request as it arrives, before its body is read: what must happen however it ends. */
   begin(ctx: RequestContext): void;
   run(ctx: RequestContext): Promise<void>;
+  /** Auth, predict and route only: which rule and deployments a request would get, without calling upstream. */
+  explain(ctx: RequestContext): Promise<void>;
 }
 
 /**
  * The request path, in order:
- *   usage -> auth -> predict -> admit (rate limits + budgets, at once) -> (cache) -> route -> (resilience) -> call
+ *   usage -> auth -> predict -> admit (rate limits + budgets, at once) -> (cache) -> route -> resilience (calls)
  * Admission runs after predict: token limits charge the predicted tokens, budgets reserve the predicted cost. The ledger
  * record is written by a finalizer registered in begin(), so refused requests have one too.
  */
@@ -44,11 +59,29 @@ export function buildPipeline(deps: PipelineDeps): Pipeline {
   if (deps.keys) stages.push(authStage(deps.keys));
   if (cost) stages.push(predictStage(cost.engine, deps.table, cost.unknownPrice));
   if (deps.admission?.length) stages.push(admitStage(deps.admission));
-  stages.push(routeStage(deps.table), callStage(deps.gates));
+  const routing = deps.routing;
+  const route = routing
+    ? routeStage({
+        table: deps.table,
+        router: routing.router,
+        rules: routing.rules,
+        regionHeader: routing.regionHeader,
+        ...(routing.defaultRegion ? { defaultRegion: routing.defaultRegion } : {}),
+      })
+    : routeStage({ table: deps.table });
+  const explainStages = stages.filter((s) => s.name === "auth" || s.name === "predict");
+  explainStages.push(route);
+  stages.push(
+    route,
+    routing
+      ? resilienceStage(routing.router, routing.resilience, deps.gates ?? new Map(), routing.observer)
+      : callStage(deps.gates),
+  );
   const record = cost ? usageRecorder(cost.engine, cost.ledger) : undefined;
   return {
     stages,
     begin: record ? (ctx) => ctx.whenDone(record) : () => {},
     run: compose(stages),
+    explain: compose(explainStages),
   };
 }

@@ -79,6 +79,8 @@ export interface ProviderClient {
   chat(call: ChatCall): Promise<UpstreamResult>;
   /** Absent where the provider has no embeddings API. */
   embeddings?: (call: EmbeddingsCall) => Promise<UpstreamResult>;
+  /** A cheap call that shows the provider answers (active health checks); absent: not probed. */
+  probe?(signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 

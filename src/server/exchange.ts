@@ -12,6 +12,8 @@ export interface Exchange<R> {
   readonly requestId: string;
   /** The Authorization header, as sent. */
   authorization(): string | undefined;
+  /** Any request header by lowercase name (the first value of a repeated one). */
+  header(name: string): string | undefined;
   readBody(limit: number): Promise<string>;
   /** Emits "abort" (or aborts) when the client goes away before the answer is complete. */
   clientGone(): AbortSignalLike;
@@ -48,6 +50,10 @@ export class NodeExchange implements Exchange<void> {
   }
   authorization(): string | undefined {
     return this.req.headers.authorization;
+  }
+  header(name: string): string | undefined {
+    const value = this.req.headers[name];
+    return typeof value === "string" ? value : value?.[0];
   }
 
   readBody(limit: number): Promise<string> {
@@ -143,6 +149,9 @@ export class WebExchange implements Exchange<Response> {
   }
   authorization(): string | undefined {
     return this.c.req.header("authorization");
+  }
+  header(name: string): string | undefined {
+    return this.c.req.header(name);
   }
 
   async readBody(limit: number): Promise<string> {

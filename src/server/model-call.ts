@@ -30,6 +30,7 @@ export function createModelCallHandler(deps: ModelCallDeps): ModelCallHandler {
     pipeline.begin(ctx);
     try {
       ctx.authorization = ex.authorization();
+      ctx.headers = ex;
       ctx.rawBody = await ex.readBody(bodyLimit);
       if (endpoint === "chat") {
         const body = parseBody(ctx.rawBody, ChatCompletionRequestSchema);

@@ -63,8 +63,28 @@ export function observeRequest(metrics: Metrics, logger: Logger) {
     }
   });
 
+  // Selections: one bound child per (first choice, strategy), the strategy names being few and fixed.
+  const selections = new Map<object, Map<string, { inc(): void }>>();
+  const countSelection = (ctx: RequestContext) => {
+    const first = ctx.candidates?.[0];
+    const strategy = ctx.routeDecision?.strategy;
+    if (first === undefined || strategy === undefined) return;
+    let byStrategy = selections.get(first);
+    if (byStrategy === undefined) {
+      byStrategy = new Map();
+      selections.set(first, byStrategy);
+    }
+    let child = byStrategy.get(strategy);
+    if (child === undefined) {
+      child = metrics.modelSelection.labels({ alias: ctx.route?.alias ?? "unknown", deployment: first.id, strategy });
+      byStrategy.set(strategy, child);
+    }
+    child.inc();
+  };
+
   const record = (ctx: RequestContext) => {
     metrics.inFlight.count--;
+    countSelection(ctx);
     const alias = ctx.route?.alias ?? "unknown";
     const deployment = ctx.deployment?.id ?? "none";
     const series = seriesFor(ctx, alias, deployment);
@@ -104,6 +124,11 @@ export function requestLine(ctx: RequestContext, usage = ctx.usage): string {
   if (ctx.estimate?.priced) line += `,"cost_estimate_usd":${ctx.estimate.costUsd}`;
   if (ctx.costUsd !== undefined) line += `,"cost_usd":${ctx.costUsd}`;
   if (ctx.budgetDecision !== undefined) line += `,"budget":${JSON.stringify(ctx.budgetDecision)}`;
+  const route = ctx.routeDecision;
+  // The default strategy's reason says nothing a reader needs; the others say why this deployment.
+  if (route !== undefined && route.strategy !== "weighted")
+    line += `,"route":${JSON.stringify(`${route.strategy}: ${route.reason}`)}`;
+  if (ctx.attemptLog !== undefined) line += `,"attempts":${JSON.stringify(ctx.attemptLog.join(", "))}`;
   if (error) {
     line += `,"error_code":${JSON.stringify(error.code ?? error.type)}`;
     if (ctx.status >= 500) line += `,"error":${JSON.stringify(error.message)}`;

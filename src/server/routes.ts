@@ -7,6 +7,7 @@ import { type CostApiDeps, mountCostApi } from "./cost-api.js";
 import { requestIdFrom, WebExchange } from "./exchange.js";
 import { errorResponse, jsonResponse } from "./http.js";
 import type { ModelCallHandler } from "./model-call.js";
+import { mountRoutingApi, type RoutingApiDeps } from "./routing-api.js";
 
 export interface ReadinessCheck {
   name: string;
@@ -22,6 +23,8 @@ export interface ServerDeps {
   cost?: Omit<CostApiDeps, "sendChat">;
   /** The admin API (/admin/*), authorised by the master key. */
   admin?: AdminApiDeps;
+  /** Routing's endpoints (performance, rebalance, explain); mounted after the cost API's /api key check. */
+  routing?: RoutingApiDeps;
   onUnhandledError(err: unknown, path: string): void;
 }
 
@@ -57,6 +60,7 @@ export function createHttpApp(deps: ServerDeps): Hono {
         ),
     });
   }
+  if (deps.routing) mountRoutingApi(app, deps.routing);
 
   app.get("/health", (c) => jsonResponse(200, '{"status":"ok"}', { "x-request-id": idOf(c) }));
   app.get("/ready", async (c) => {

@@ -124,6 +124,11 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable("usage_records").addColumn("budget_decision", "text").execute();
     },
   },
+  "0004_route_attempts": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("usage_records").addColumn("attempts", "text").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -31,6 +31,8 @@ export interface UsageRecordsTable {
   cache_decision: string | null;
   route_decision: string | null;
   budget_decision: string | null;
+  /** "2: openai/gpt-4o 502, azure/gpt-4o ok": upstream attempts and how each ended. */
+  attempts: string | null;
   /** 0 or 1: SQLite has no boolean and better-sqlite3 cannot bind one. */
   stream: number;
   endpoint: string;
@@ -129,6 +131,7 @@ export const PG_COLUMN_TYPES: { [T in keyof Schema]: Record<keyof Schema[T] & st
     cache_decision: "text",
     route_decision: "text",
     budget_decision: "text",
+    attempts: "text",
     stream: "int",
     endpoint: "text",
     error_type: "text",

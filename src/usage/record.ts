@@ -41,6 +41,8 @@ export interface UsageRecord {
   routeDecision?: string;
   /** What the budget stage decided: reserved, breached (level and scope), unchecked. */
   budgetDecision?: string;
+  /** Upstream attempts and how each ended, e.g. "2: openai/gpt-4o 502, azure/gpt-4o ok". */
+  attempts?: string;
   stream: boolean;
   endpoint: "chat" | "embeddings";
   errorType?: string;
@@ -86,6 +88,7 @@ export function toRow(r: UsageRecord): UsageRow {
     cache_decision: str(r.cacheDecision),
     route_decision: str(r.routeDecision),
     budget_decision: str(r.budgetDecision),
+    attempts: str(r.attempts),
     stream: r.stream ? 1 : 0,
     endpoint: text(r.endpoint),
     error_type: str(r.errorType),
@@ -121,6 +124,7 @@ export function fromRow(row: Selectable<UsageRecordsTable>): UsageRecord {
   if (row.cache_decision !== null) r.cacheDecision = row.cache_decision;
   if (row.route_decision !== null) r.routeDecision = row.route_decision;
   if (row.budget_decision !== null && row.budget_decision !== undefined) r.budgetDecision = row.budget_decision;
+  if (row.attempts !== null && row.attempts !== undefined) r.attempts = row.attempts;
   if (row.error_type !== null) r.errorType = row.error_type;
   return r;
 }

@@ -63,11 +63,11 @@ export async function startGateway(yaml: string, env: NodeJS.ProcessEnv = {}): P
 }
 
 /** Polls until `check` passes or the time is up (for effects that land after the response, like log lines). */
-export async function eventually(check: () => void, timeoutMs = 3000): Promise<void> {
+export async function eventually(check: () => void | Promise<void>, timeoutMs = 3000): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     try {
-      check();
+      await check();
       return;
     } catch (err) {
       if (Date.now() > until) throw err;

@@ -86,6 +86,13 @@ export function budgetCheck(
             kept.alias = decision.degradeTo;
           }
           kept.budgetDecision = decision.degradeTo ? `reserved, degraded to ${decision.degradeTo}` : "reserved";
+          if (decision.droppedProviders || decision.latencyTargets) {
+            kept.guardrails = {
+              ...(decision.droppedProviders ? { droppedProviders: new Set(decision.droppedProviders) } : {}),
+              ...(decision.latencyTargets ? { latencyTargets: new Map(decision.latencyTargets) } : {}),
+            };
+            if (decision.droppedScopes) kept.budgetDecision += `, dropped ${decision.droppedScopes.join("; ")}`;
+          }
           log.debug({ request_id: kept.requestId, max_cost_usd: estimate.upperCostUsd }, "budget.reserved");
           kept.afterUsage((c) => {
             const usage = c.usage;

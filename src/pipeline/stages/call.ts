@@ -4,24 +4,31 @@ import type { NamedStage } from "../compose.js";
 import type { RequestContext } from "../context.js";
 
 /**
- * The innermost stage: one call to the chosen deployment, in the provider's native API. A deployment with a
- * concurrency limit admits calls through its PriorityGate (high priority keys first; low ones shed first).
+ * The innermost stage: one call to the chosen deployment (see callDeployment). The resilience stage replaces
+ * it when retries and fallbacks are configured; unit tests use it bare.
  */
 export function callStage(gates: ReadonlyMap<string, PriorityGate> = new Map()): NamedStage {
-  return {
-    name: "call",
-    run: async (ctx) => {
-      const deployment = ctx.deployment;
-      if (deployment === undefined) throw new Error("call stage reached without a deployment");
-      ctx.attempts++;
-      const gate = gates.size ? gates.get(deployment.id) : undefined;
-      if (gate !== undefined) {
-        const release = await gate.acquire(ctx.key?.priority ?? "normal");
-        ctx.whenDone(release); // a stream holds its slot until it ends
-      }
-      ctx.result = ctx.endpoint === "chat" ? await callChat(ctx) : await callEmbeddings(ctx);
-    },
-  };
+  return { name: "call", run: (ctx) => callDeployment(ctx, gates) };
+}
+
+/**
+ * One call to ctx.deployment, in the provider's native API. A deployment with a concurrency limit admits calls
+ * through its PriorityGate (high priority keys first; low ones shed first).
+ */
+export async function callDeployment(ctx: RequestContext, gates: ReadonlyMap<string, PriorityGate>): Promise<void> {
+  const deployment = ctx.deployment;
+  if (deployment === undefined) throw new Error("call reached without a deployment");
+  ctx.attempts++;
+  const gate = gates.size ? gates.get(deployment.id) : undefined;
+  let release: (() => void) | undefined;
+  if (gate !== undefined) release = await gate.acquire(ctx.key?.priority ?? "normal");
+  try {
+    ctx.result = ctx.endpoint === "chat" ? await callChat(ctx) : await callEmbeddings(ctx);
+  } catch (err) {
+    release?.(); // a failed attempt gives its slot back now: the next attempt may go elsewhere
+    throw err;
+  }
+  if (release) ctx.whenDone(release); // a stream holds its slot until it ends
 }
 
 function callChat(ctx: RequestContext) {

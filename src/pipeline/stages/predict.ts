@@ -21,7 +21,7 @@ export function predictStage(engine: CostEngine, table: RoutingTable, unknownPri
       ctx.pricer = pricer;
       const route = table.get(ctx.alias);
       if (route === undefined || ctx.chat === undefined) return next(); // 404 from route; embeddings priced after
-      const candidates = route.picker?.items ?? route.deployments;
+      const candidates = route.reachable;
       const prediction = await engine.predict(ctx.chat, ctx.alias, ctx.identity?.keyId, candidates);
       ctx.prediction = prediction;
       const upper = highest(prediction, "upperCostUsd");

@@ -106,6 +106,7 @@ function toRecord(ctx: RequestContext, cost: number | undefined): UsageRecord {
   if (ctx.cacheDecision) record.cacheDecision = ctx.cacheDecision;
   if (ctx.routeDecision) record.routeDecision = `${ctx.routeDecision.strategy}: ${ctx.routeDecision.reason}`;
   if (ctx.budgetDecision) record.budgetDecision = ctx.budgetDecision;
+  if (ctx.attemptLog) record.attempts = `${ctx.attempts}: ${ctx.attemptLog.join(", ")}`;
   if (ctx.error) record.errorType = ctx.error.type;
   return record;
 }

@@ -58,6 +58,16 @@ export class OpenAIFormatClient implements ProviderClient {
     return this.call(this.wire.embeddingsPath(call.upstreamModel), call, body, false);
   }
 
+  /** GET the models listing beside the chat path: free, and it needs a valid key. */
+  async probe(signal: AbortSignal): Promise<void> {
+    const path = this.wire.chatPath("probe").replace(/chat\/completions(\?.*)?$/, "models$1");
+    const res = await this.pool.request({ path, method: "GET", headers: this.headers, signal });
+    await res.body.dump();
+    if (res.statusCode >= 500 || res.statusCode === 401 || res.statusCode === 403) {
+      throw new Error(`${this.name}: models listing answered HTTP ${res.statusCode}`);
+    }
+  }
+
   close(): Promise<void> {
     return this.pool.close();
   }
