@@ -417,3 +417,40 @@ rules:
     expect(Object.keys(body.aliases)).toContain("priced");
   });
 });
+
+describe("active health checks", () => {
+  it("take a deployment whose models listing fails out of rotation before any request fails there", async () => {
+    const sick = await mock("sick");
+    const well = await mock("well");
+    const gw = await gateway(`
+providers:
+${provider("sick", sick.url)}
+${provider("well", well.url)}
+models:
+  chat:
+    deployments:
+      - { provider: sick-${RUN}, model: gpt-4o-mini }
+      - { provider: well-${RUN}, model: gpt-4o-mini }
+resilience:
+  health_checks: { enabled: true, interval_s: 0.1, unhealthy_threshold: 2, healthy_threshold: 1 }
+`);
+    sick.behaviour.failStatus = 500;
+    await eventually(async () => {
+      const rows = ((await (await fetch(`${gw.origin}/api/models/performance`)).json()) as {
+        data: { deployment: string; eligible: boolean }[];
+      }).data;
+      expect(rows.find((r) => r.deployment === `sick-${RUN}/gpt-4o-mini`)?.eligible).toBe(false);
+    }, 3_000);
+    const probes = sick.requests;
+    const answers = await fire(30, 3, () => chat(gw, "chat"));
+    expect(answers.map(servedBy)).toEqual(Array(30).fill("well"));
+    expect(answers.every((a) => a.headers.get("x-tollgate-attempts") === null)).toBe(true);
+    // Only probes reached it meanwhile, and once they pass it serves again.
+    expect(sick.requests - probes).toBeLessThanOrEqual(2);
+    sick.behaviour.failStatus = undefined;
+    await eventually(async () => {
+      const a = await chat(gw, "chat");
+      expect(servedBy(a)).toBe("sick");
+    }, 3_000);
+  });
+});
