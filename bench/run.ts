@@ -50,6 +50,7 @@ import {
   writeResults,
 } from "./lib/report.js";
 import { type PredictBenchFigures, runPredictBench } from "./predict.js";
+import { type RoutingBenchFigures, runRoutingBench } from "./routing.js";
 import { runStagesBench, type StagesFigures } from "./stages.js";
 import { runTokenBench, type TokenBenchFigures } from "./tokens.js";
 
@@ -194,14 +195,16 @@ async function main(): Promise<number> {
 }
 
 interface CostFigures {
+  routing: RoutingBenchFigures;
   predict: PredictBenchFigures;
   tokens: TokenBenchFigures;
   ledger: LedgerBenchRow[] | string;
 }
 
-/** In this process, after the HTTP measurements: the predict stage, the tokenizer, and ledger throughput. */
+/** In this process, after the HTTP measurements: route + resilience stages, predict stage, tokenizer, ledger. */
 async function costEngineFigures(): Promise<CostFigures> {
   console.log("bench: predict stage, tokenizer, usage ledger (in process)");
+  const routing = await runRoutingBench(QUICK ? 20_000 : 100_000);
   const predict = await runPredictBench();
   const tokens = await runTokenBench();
   let ledger: LedgerBenchRow[] | string;
@@ -210,7 +213,7 @@ async function costEngineFigures(): Promise<CostFigures> {
   } catch (err) {
     ledger = `not measured: ${(err as Error).message}`; // Postgres unreachable
   }
-  return { predict, tokens, ledger };
+  return { routing, predict, tokens, ledger };
 }
 
 /** Before measuring: both kinds of answer arrive complete and well-formed through this target. */
@@ -488,6 +491,14 @@ function report(
   checks.push(...translationChecks);
   info.push(...translationInfo);
 
+  for (const [strategy, us] of Object.entries(cost.routing.routedUs)) {
+    checks.push({
+      name: `route + resilience stages, added µs/request over the core path (${strategy}, 3 deployments)`,
+      value: us - cost.routing.coreUs,
+      target: "<= 50 µs",
+      pass: us - cost.routing.coreUs <= 50,
+    });
+  }
   info.push(
     ["predict stage µs/request, repeated messages", cost.predict.repeatedUs.toFixed(1)],
     ["predict stage µs/request, new ~100-token user message", cost.predict.distinctUs.toFixed(1)],
