@@ -241,10 +241,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
       observer: {
         retried: (alias, kind) => metrics.retries.labels({ alias, kind }).inc(),
         fellBack: (from, to, kind) => metrics.fallbacks.labels({ from, to, kind }).inc(),
-        attempt: (d, ok, latencyMs, stream) =>
-          (stream ? metrics.upstreamTtft : metrics.upstreamLatency)
-            .labels({ deployment: d.id, outcome: ok ? "ok" : "error" })
-            .observe(latencyMs / 1000),
+        attempt: upstreamHistograms(metrics),
       },
     },
   });
@@ -407,5 +404,21 @@ function migrateWhenReachable(store: Store, logger: Logger): { first: Promise<vo
       if (timer) clearTimeout(timer);
       await running;
     },
+  };
+}
+
+/** Per-attempt latency histograms, with each (deployment, kind, outcome) child bound once, not per request. */
+function upstreamHistograms(metrics: Metrics) {
+  const children = new Map<object, { observe(v: number): void }[]>();
+  return (d: object & { id: string }, ok: boolean, latencyMs: number, stream: boolean) => {
+    let four = children.get(d);
+    if (four === undefined) {
+      four = [];
+      for (const histogram of [metrics.upstreamLatency, metrics.upstreamTtft]) {
+        for (const outcome of ["ok", "error"]) four.push(histogram.labels({ deployment: d.id, outcome }));
+      }
+      children.set(d, four);
+    }
+    (four[(stream ? 2 : 0) + (ok ? 0 : 1)] as { observe(v: number): void }).observe(latencyMs / 1000);
   };
 }

@@ -220,7 +220,7 @@ class BufferingHandler implements Dispatcher.DispatchHandler {
 }
 
 /** Listens for "abort" on an AbortSignal or an EventEmitter; returns the way to stop listening. */
-function onAbort(signal: AbortSignalLike, listener: () => void): () => void {
+export function onAbort(signal: AbortSignalLike, listener: () => void): () => void {
   if ("addEventListener" in signal) {
     if (signal.aborted) queueMicrotask(listener);
     else signal.addEventListener("abort", listener, { once: true });

@@ -46,6 +46,20 @@ export const AliasRoutingSchema = {
     .min(0)
     .default(0.1)
     .describe("Strategy cost: deployments within this fraction of the cheapest share the load (1/price² weights)."),
+  timeouts: z
+    .object({
+      attempt_ms: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe(
+          "Longest one attempt may take to begin its answer (a stream: its first event; JSON: the whole answer); past it the attempt counts as a timeout and the next deployment is tried.",
+        ),
+    })
+    .strict()
+    .prefault({})
+    .describe("Per-alias timeout, within the providers' connect / first-byte / idle timeouts."),
   fallbacks: z
     .object({
       general: z.array(z.string().min(1)).default([]).describe("Aliases tried in order when every deployment failed."),

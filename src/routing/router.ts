@@ -180,7 +180,9 @@ export class Router {
     deploymentId: string,
     outcome: { ok: boolean; latencyMs: number; costUsd: number | undefined },
   ) {
-    this.policies.get(alias)?.bandit.observe(deploymentId, outcome);
+    const policy = this.policies.get(alias);
+    // Only a bandit in use learns: the alias is adaptive, or a rule made it so for some requests.
+    if (policy?.strategies.adaptive !== undefined) policy.bandit.observe(deploymentId, outcome);
   }
 
   /** Each adaptive alias's current expected traffic shares, recomputed now. */

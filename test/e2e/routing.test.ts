@@ -436,9 +436,11 @@ resilience:
 `);
     sick.behaviour.failStatus = 500;
     await eventually(async () => {
-      const rows = ((await (await fetch(`${gw.origin}/api/models/performance`)).json()) as {
-        data: { deployment: string; eligible: boolean }[];
-      }).data;
+      const rows = (
+        (await (await fetch(`${gw.origin}/api/models/performance`)).json()) as {
+          data: { deployment: string; eligible: boolean }[];
+        }
+      ).data;
       expect(rows.find((r) => r.deployment === `sick-${RUN}/gpt-4o-mini`)?.eligible).toBe(false);
     }, 3_000);
     const probes = sick.requests;
@@ -452,5 +454,59 @@ resilience:
       const a = await chat(gw, "chat");
       expect(servedBy(a)).toBe("sick");
     }, 3_000);
+  });
+});
+
+describe("per-alias attempt timeout and a key's own routing settings", () => {
+  it("abandons an attempt that has not begun answering within timeouts.attempt_ms and tries the next deployment", async () => {
+    const stuck = await mock("stuck", 3_000);
+    const quick = await mock("quick");
+    const gw = await gateway(`
+providers:
+${provider("stuck", stuck.url)}
+${provider("quick", quick.url)}
+models:
+  chat:
+    strategy: cost
+    timeouts: { attempt_ms: 200 }
+    deployments:
+      - { provider: stuck-${RUN}, model: gpt-4o-mini }
+      - { provider: quick-${RUN}, model: gpt-4o }
+`);
+    // cost puts the cheaper, stuck deployment first.
+    const a = await chat(gw, "chat");
+    expect(a.status).toBe(200);
+    expect(servedBy(a)).toBe("quick");
+    expect(a.ms).toBeLessThan(1_500);
+    expect(a.headers.get("x-tollgate-attempts")).toBe(`2; stuck-${RUN}/gpt-4o-mini 504, quick-${RUN}/gpt-4o ok`);
+  });
+
+  it("takes a key's strategy and cost cap from its tags (strategy, max_cost_usd)", async () => {
+    const premium = await mock("tag-premium");
+    const budget = await mock("tag-budget");
+    const gw = await gateway(
+      `
+providers:
+${provider("tp", premium.url)}
+${provider("tb", budget.url)}
+models:
+  chat:
+    deployments:
+      - { provider: tp-${RUN}, model: gpt-4o }
+      - { provider: tb-${RUN}, model: gpt-4o-mini }
+auth:
+  orgs: [{ id: o-${RUN} }]
+  teams: [{ id: t-${RUN}, org: o-${RUN} }]
+  keys:
+    - { id: k-${RUN}, name: frugal, team: t-${RUN}, key_env: TAG_KEY, tags: { strategy: cost-first } }
+`,
+      { TAG_KEY: `tg-${"x".repeat(43)}` },
+    );
+    const answers = await fire(10, 2, () =>
+      chat(gw, "chat", { headers: { authorization: `Bearer tg-${"x".repeat(43)}` } }),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
+    expect(answers.map(servedBy)).toEqual(Array(10).fill("tag-budget"));
+    expect(answers[0]?.headers.get("x-tollgate-route")).toContain("strategy=cost");
   });
 });

@@ -1,4 +1,6 @@
+import { EventEmitter } from "node:events";
 import { GatewayError } from "../../errors.js";
+import { onAbort } from "../../providers/http.js";
 import { retryDelay } from "../../resilience/backoff.js";
 import { classifyFailure, type FailureKind } from "../../resilience/failures.js";
 import type { PriorityGate } from "../../resilience/priority.js";
@@ -44,9 +46,11 @@ export function resilienceStage(
     name: "resilience",
     run: async (ctx) => {
       const startedAt = Date.now();
-      const tried = new Set<string>();
+      // Deployments tried so far; most requests need one attempt, so a short array beats a Set.
+      const tried: string[] = [];
       const fallbacksUsed = new Set<string>([ctx.alias]);
       let queue: readonly Deployment[] = ctx.candidates ?? (ctx.deployment ? [ctx.deployment] : []);
+      const clientSignal = ctx.signal;
       let index = 0;
       let retries = 0;
       for (;;) {
@@ -54,11 +58,13 @@ export function resilienceStage(
         if (deployment === undefined) throw exhausted(ctx);
         index = queue.indexOf(deployment) + 1;
         ctx.deployment = deployment;
-        tried.add(deployment.id);
+        tried.push(deployment.id);
         latency.start(deployment.id);
         const t0 = performance.now();
         try {
-          await callDeployment(ctx, gates);
+          const attemptMs = router.aliasConfig(ctx.alias)?.timeouts.attempt_ms;
+          if (attemptMs === undefined) await callDeployment(ctx, gates);
+          else await callWithin(ctx, gates, attemptMs, clientSignal);
         } catch (err) {
           const elapsed = performance.now() - t0;
           latency.end(deployment.id, elapsed, false);
@@ -139,15 +145,49 @@ export function resilienceStage(
   };
 }
 
+/**
+ * One attempt abandoned after `ms` unless its answer has begun: the attempt gets its own abort signal, which
+ * the client's going away also fires, so the upstream call is cancelled either way.
+ */
+async function callWithin(
+  ctx: RequestContext,
+  gates: ReadonlyMap<string, PriorityGate>,
+  ms: number,
+  clientSignal: RequestContext["signal"],
+): Promise<void> {
+  const attempt = new EventEmitter();
+  const forward = () => attempt.emit("abort");
+  const stopForwarding = clientSignal ? onAbort(clientSignal, forward) : undefined;
+  ctx.signal = attempt;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    attempt.emit("abort");
+  }, ms);
+  try {
+    await callDeployment(ctx, gates);
+  } catch (err) {
+    stopForwarding?.();
+    ctx.signal = clientSignal;
+    if (!timedOut) throw err;
+    throw new GatewayError(
+      `Upstream '${ctx.deployment?.id}' did not begin answering within ${ms} ms (models.${ctx.alias}.timeouts.attempt_ms)`,
+      { status: 504, type: "api_error", code: "upstream_timeout", cause: err },
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function nextAdmitted(
   queue: readonly Deployment[],
   from: number,
-  tried: ReadonlySet<string>,
+  tried: readonly string[],
   health: Router["health"],
 ): Deployment | undefined {
   for (let i = from; i < queue.length; i++) {
     const d = queue[i] as Deployment;
-    if (tried.has(d.id)) continue;
+    if (tried.includes(d.id)) continue;
     // The first pick was checked by the router a moment ago; admit() also takes a half-open probe.
     if (health.admit(d.id)) return d;
   }
@@ -157,12 +197,12 @@ function nextAdmitted(
 function nextAdmittedPeek(
   queue: readonly Deployment[],
   from: number,
-  tried: ReadonlySet<string>,
+  tried: readonly string[],
   health: Router["health"],
 ): Deployment | undefined {
   for (let i = from; i < queue.length; i++) {
     const d = queue[i] as Deployment;
-    if (!tried.has(d.id) && health.isEligible(d.id)) return d;
+    if (!tried.includes(d.id) && health.isEligible(d.id)) return d;
   }
   return undefined;
 }
@@ -170,7 +210,7 @@ function nextAdmittedPeek(
 function hasEligible(
   queue: readonly Deployment[],
   from: number,
-  tried: ReadonlySet<string>,
+  tried: readonly string[],
   health: Router["health"],
 ): boolean {
   return nextAdmittedPeek(queue, from, tried, health) !== undefined;

@@ -1,5 +1,6 @@
 import { GatewayError } from "../../errors.js";
 import type { ChatCompletionRequest } from "../../openai/schema.js";
+import { StrategySchema } from "../../routing/config.js";
 import type { RoutePlan, Router, RoutingRequest } from "../../routing/router.js";
 import type { RuleFacts, RuleSet } from "../../routing/rules.js";
 import type { RoutingTable } from "../../routing/table.js";
@@ -60,8 +61,10 @@ export function routeStage(options: RouteStageOptions): NamedStage {
         return next();
       }
       const aliasConfig = router.aliasConfig(ctx.alias);
-      ctx.maxCostUsd = headerCost(ctx) ?? action?.maxCostUsd ?? aliasConfig?.max_cost_usd;
-      const request = routingRequest(ctx, action?.strategy, regionOf(ctx, regionHeader, options.defaultRegion));
+      const tags = ctx.key?.tags;
+      ctx.maxCostUsd = headerCost(ctx) ?? action?.maxCostUsd ?? tagCost(tags) ?? aliasConfig?.max_cost_usd;
+      const strategy = action?.strategy ?? tagStrategy(tags);
+      const request = routingRequest(ctx, strategy, regionOf(ctx, regionHeader, options.defaultRegion));
       let plan = router.plan(ctx.alias, request);
       if (plan === undefined) throw modelNotFound(ctx.alias);
       const rule = match ? `rule ${match.name}; ` : "";
@@ -126,6 +129,19 @@ export function routingRequest(
 
 function regionOf(ctx: RequestContext, header: string, fallback: string | undefined): string | undefined {
   return ctx.headers?.header(header) ?? ctx.key?.tags.region ?? fallback;
+}
+
+/** A key's own routing settings live in its tags: `strategy` (a strategy or mode) and `max_cost_usd`. */
+function tagStrategy(tags: Readonly<Record<string, string>> | undefined): RoutingRequest["strategy"] {
+  const name = tags?.strategy;
+  if (name === undefined) return undefined;
+  const parsed = StrategySchema.safeParse(name);
+  return parsed.success ? parsed.data : undefined;
+}
+
+function tagCost(tags: Readonly<Record<string, string>> | undefined): number | undefined {
+  const value = tags?.max_cost_usd === undefined ? Number.NaN : Number(tags.max_cost_usd);
+  return value > 0 ? value : undefined;
 }
 
 function headerCost(ctx: RequestContext): number | undefined {
