@@ -510,3 +510,81 @@ auth:
     expect(answers[0]?.headers.get("x-tollgate-route")).toContain("strategy=cost");
   });
 });
+
+describe("fallback aliases, each for its own failure class", () => {
+  it("moves to the general fallback when every deployment fails, and records what was tried", async () => {
+    const broken = await mock("broken");
+    const refusing = await mock("refusing");
+    const backup = await mock("backup");
+    const lenient = await mock("lenient");
+    const gw = await gateway(`
+providers:
+${provider("broken", broken.url)}
+${provider("refusing", refusing.url)}
+${provider("backup", backup.url)}
+${provider("lenient", lenient.url)}
+models:
+  chat:
+    fallbacks: { general: [backup], content_policy: [lenient] }
+    deployments:
+      - { provider: broken-${RUN}, model: gpt-4o-mini }
+  strict:
+    fallbacks: { general: [backup], content_policy: [lenient] }
+    deployments:
+      - { provider: refusing-${RUN}, model: gpt-4o-mini }
+  backup:
+    deployments:
+      - { provider: backup-${RUN}, model: gpt-4o-mini }
+  lenient:
+    deployments:
+      - { provider: lenient-${RUN}, model: gpt-4o-mini }
+resilience:
+  retry: { base_ms: 1 }
+`);
+    broken.behaviour.failStatus = 500;
+    const a = await chat(gw, "chat", { headers: { "x-request-id": `fb-${RUN}` } });
+    expect(a.status).toBe(200);
+    expect(servedBy(a)).toBe("backup");
+    expect(a.headers.get("x-tollgate-fallback")).toBe("chat -> backup (general)");
+    expect(a.headers.get("x-tollgate-attempts")).toBe(`2; broken-${RUN}/gpt-4o-mini 500, backup-${RUN}/gpt-4o-mini ok`);
+    expect(lenient.requests).toBe(0);
+
+    // A content refusal goes to the content_policy fallback, not the general one.
+    refusing.behaviour.failStatus = 400;
+    refusing.behaviour.failCode = "content_policy_violation";
+    const backupBefore = backup.requests;
+    const b = await chat(gw, "strict");
+    expect(b.status).toBe(200);
+    expect(servedBy(b)).toBe("lenient");
+    expect(b.headers.get("x-tollgate-fallback")).toBe("strict -> lenient (content_policy)");
+    expect(backup.requests).toBe(backupBefore);
+
+    // The usage record and the log line say what was tried.
+    await eventually(async () => {
+      await gw.gateway.services.ledger.flush();
+      const records = await listRecords(gw.gateway.services.store, {}, 10);
+      const record = records.find((r) => r.requestId === `fb-${RUN}`);
+      expect(record).toMatchObject({
+        attempts: `2: broken-${RUN}/gpt-4o-mini 500, backup-${RUN}/gpt-4o-mini ok`,
+        deployment: `backup-${RUN}/gpt-4o-mini`,
+      });
+      expect(record?.routeDecision).toContain("fell back to backup (general)");
+    });
+    const line = gw.logs.find((l) => l.request_id === `fb-${RUN}` && l.msg === "request");
+    expect(line?.attempts).toBe(`broken-${RUN}/gpt-4o-mini 500, backup-${RUN}/gpt-4o-mini ok`);
+
+    // And the routing metrics count it.
+    const metrics = await (await fetch(`${gw.origin}/metrics`)).text();
+    for (const name of [
+      "tollgate_model_selection_total",
+      "tollgate_upstream_latency_seconds",
+      "tollgate_circuit_state",
+      "tollgate_retries_total",
+      "tollgate_fallbacks_total",
+    ]) {
+      expect(metrics).toContain(name);
+    }
+    expect(metrics).toMatch(/tollgate_fallbacks_total\{from="chat",to="backup",kind="general"\} 1/);
+    expect(metrics).toMatch(/tollgate_fallbacks_total\{from="strict",to="lenient",kind="content_policy"\} 1/);
+  });
+});

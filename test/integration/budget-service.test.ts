@@ -162,7 +162,11 @@ describe.each(["memory", "redis"] as const)("budget service (%s)", (kind) => {
     });
     await spend(s, BLUE, 0.1);
     const d = ok(await s.reserve(BLUE));
-    expect(d).toMatchObject({ dropModel: true, droppedScopes: ["team blue, provider openai"] });
+    expect(d).toMatchObject({
+      dropModel: true,
+      droppedScopes: ["team blue, provider openai"],
+      droppedProviders: ["openai"],
+    });
     expect(d.reservation.charges.map((c) => c.key)).toEqual(["team:blue:monthly:2026-11"]);
   });
 
