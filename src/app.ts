@@ -3,10 +3,13 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Hono } from "hono";
+import type { Redis } from "ioredis";
 import { BudgetStore } from "./admin/budget-store.js";
 import { AlertSender } from "./alerts/index.js";
 import { isAuthEnabled, KeyService, masterKeyFrom, syncDeclared } from "./auth/index.js";
 import { BudgetService } from "./budget/service.js";
+import { MemoryCacheStore } from "./cache/memory-store.js";
+import type { CacheStore } from "./cache/store.js";
 import type { LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { CostEngine } from "./cost/engine.js";
@@ -25,6 +28,7 @@ import { buildRoutingTable, type RoutingTable } from "./routing/table.js";
 import { createRequestListener } from "./server/listener.js";
 import { createModelCallHandler } from "./server/model-call.js";
 import { createHttpApp } from "./server/routes.js";
+import { RedisCacheStore } from "./state/cache-redis.js";
 import { MemoryCounters } from "./state/memory.js";
 import { closeRedisClient, createRedisClient, RedisCounters } from "./state/redis.js";
 import { openStore, type Store } from "./store/index.js";
@@ -220,6 +224,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
   routing.health.onBreakerStateChange((id, state) =>
     metrics.circuitState.labels({ deployment: id }).set(state === "open" ? 2 : state === "half-open" ? 1 : 0),
   );
+  const cache = openCache(config, redis, metrics);
   const services: Services = { table, pricing, engine, store, ledger, metrics, keys, budgets, routing };
   const pipeline = buildPipeline({
     table,
@@ -232,6 +237,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
         }
       : {}),
     gates: priorityGates(config),
+    ...(cache ? { cache } : {}),
     routing: {
       router: routing.router,
       rules: routing.rules,
@@ -274,7 +280,14 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
       pricing.stop();
       await Promise.allSettled([...clients.values()].map((c) => c.close()));
       await migrated.stop();
-      await Promise.allSettled([rateLimits.close(), keys.close(), counters.close(), alerts?.close(), routing.close()]);
+      await Promise.allSettled([
+        rateLimits.close(),
+        keys.close(),
+        counters.close(),
+        alerts?.close(),
+        routing.close(),
+        cache?.store.close(),
+      ]);
       if (redis) await closeRedisClient(redis);
       await ledger.close(); // flushes every record (to the database, or the spool), then closes the store
       await engine.estimator.close();
@@ -420,5 +433,34 @@ function upstreamHistograms(metrics: Metrics) {
       children.set(d, four);
     }
     (four[(stream ? 2 : 0) + (ok ? 0 : 1)] as { observe(v: number): void }).observe(latencyMs / 1000);
+  };
+}
+
+/** The response cache when any alias uses it: in this process, or in Redis (on the shared connection) with REDIS_URL. */
+function openCache(config: Config, redis: Redis | undefined, metrics: Metrics) {
+  const aliases = new Map(Object.entries(config.models).map(([alias, def]) => [alias, def.cache]));
+  const used = [...aliases.values()].some((a) => a.enabled ?? config.cache.enabled);
+  if (!used) return undefined;
+  const tier = redis ? "redis" : "memory";
+  const store: CacheStore = redis
+    ? new RedisCacheStore({ client: redis, prefix: "tollgate:cache" })
+    : new MemoryCacheStore({ maxBytes: config.cache.max_bytes });
+  metrics.onScrapeAsync(async () => {
+    const stats = await store.stats();
+    metrics.cacheEntries.labels({ tier }).set(stats.entries);
+    metrics.cacheBytes.labels({ tier }).set(stats.bytes);
+    metrics.cacheEvictions.labels({ tier }).set(stats.evictions);
+  });
+  return {
+    store,
+    config: config.cache,
+    aliases,
+    observer: {
+      request: (result: "hit" | "miss" | "bypass") => metrics.cacheRequests.labels({ tier: "exact", result }).inc(),
+      saved: (usd: number, seconds: number) => {
+        metrics.cacheSavedUsd.inc(usd);
+        metrics.cacheSavedSeconds.inc(seconds);
+      },
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AuthConfigSchema } from "../auth/config.js";
 import { BudgetsConfigSchema } from "../budget/definition.js";
+import { AliasCacheSchema, CacheConfigSchema } from "../cache/config.js";
 import { DeploymentPriceSchema, PricingConfigSchema } from "../pricing/config.js";
 import { AliasRoutingSchema, ResilienceConfigSchema, RoutingConfigSchema } from "../routing/config.js";
 import { RulesSchema, ruleTargetIssues } from "../routing/rules.js";
@@ -263,6 +264,7 @@ export const AliasSchema = z
     description: z.string().optional().describe("Shown nowhere but in the file; for humans."),
     deployments: z.array(DeploymentSchema).min(1).describe("Where requests for this alias may go."),
     ...AliasRoutingSchema,
+    cache: AliasCacheSchema.prefault({}).describe("Response cache for this alias."),
   })
   .strict();
 
@@ -287,6 +289,9 @@ export const ConfigSchema = z
     routing: RoutingConfigSchema.prefault({}).describe("Caller region, latency tracking and the adaptive bandit."),
     resilience: ResilienceConfigSchema.prefault({}).describe(
       "Retries, circuit breakers, cooldowns, outlier ejection and health checks, per deployment.",
+    ),
+    cache: CacheConfigSchema.prefault({}).describe(
+      "Response cache (exact tier): in process, or in Redis shared by every replica when REDIS_URL is set.",
     ),
     rules: RulesSchema.describe(
       "Ordered routing rules, first match wins: conditions on key, team, org, user, headers, tags, alias, predicted tokens or cost, tools, images, time; actions route_to, strategy, max_cost_usd, deny.",

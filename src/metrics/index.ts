@@ -150,6 +150,40 @@ export function createMetrics() {
       labelNames: ["from", "to", "kind"] as const,
       registers: [registry],
     }),
+    cacheRequests: new Counter({
+      name: "tollgate_cache_requests_total",
+      help: "Cache lookups by tier (exact) and result (hit, miss, bypass).",
+      labelNames: ["tier", "result"] as const,
+      registers: [registry],
+    }),
+    cacheSavedUsd: new Counter({
+      name: "tollgate_cache_saved_usd_total",
+      help: "Upstream cost the cache's hits did not spend (the original calls' cost).",
+      registers: [registry],
+    }),
+    cacheSavedSeconds: new Counter({
+      name: "tollgate_cache_saved_seconds_total",
+      help: "Upstream latency the cache's hits did not wait for.",
+      registers: [registry],
+    }),
+    cacheEntries: new Gauge({
+      name: "tollgate_cache_entries",
+      help: "Answers held by the cache tier.",
+      labelNames: ["tier"] as const,
+      registers: [registry],
+    }),
+    cacheBytes: new Gauge({
+      name: "tollgate_cache_bytes",
+      help: "Bytes of answers held by the cache tier.",
+      labelNames: ["tier"] as const,
+      registers: [registry],
+    }),
+    cacheEvictions: new Gauge({
+      name: "tollgate_cache_evictions",
+      help: "Answers evicted to make room since start (the Redis tier: Redis's own evicted_keys).",
+      labelNames: ["tier"] as const,
+      registers: [registry],
+    }),
     /** Registers async work to run before every scrape (reading shared state). */
     onScrapeAsync(flush: () => Promise<void>) {
       asyncBeforeScrape.push(flush);

@@ -93,6 +93,9 @@ export class RequestContext implements UpstreamObserver {
   usage: Usage | undefined = undefined;
   /** The actual cost in USD, once the usage is priced. */
   costUsd: number | undefined = undefined;
+  /** A cache hit: the original call's cost and latency, saved this time. */
+  savedCostUsd: number | undefined = undefined;
+  savedLatencyMs: number | undefined = undefined;
   pricer: UsagePricer | undefined = undefined;
   /** Chunks relayed by a stream cut short (see UpstreamObserver.onPartialOutput). */
   partialChunks: number | undefined = undefined;

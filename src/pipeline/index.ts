@@ -10,6 +10,7 @@ import { compose, type NamedStage } from "./compose.js";
 import type { RequestContext } from "./context.js";
 import { type AdmissionCheck, admitStage } from "./stages/admit.js";
 import { authStage } from "./stages/auth.js";
+import { type CacheStageOptions, cacheStage } from "./stages/cache.js";
 import { callStage } from "./stages/call.js";
 import { predictStage } from "./stages/predict.js";
 import { type ResilienceObserver, resilienceStage } from "./stages/resilience.js";
@@ -24,6 +25,8 @@ export interface PipelineDeps {
   keys?: KeyService;
   /** Rate limits and budgets: checked together, after predict, all or nothing. */
   admission?: AdmissionCheck[];
+  /** The response cache, after admission (a hit is charged nothing) and before routing. */
+  cache?: CacheStageOptions;
   /** Deployment id -> its concurrency gate. */
   gates?: ReadonlyMap<string, PriorityGate>;
   /** Strategies, health, retries and fallbacks; absent (unit tests): weighted choice and one attempt. */
@@ -48,7 +51,7 @@ export interface Pipeline {
 
 /**
  * The request path, in order:
- *   usage -> auth -> predict -> admit (rate limits + budgets, at once) -> (cache) -> route -> resilience (calls)
+ *   usage -> auth -> predict -> admit (rate limits + budgets, at once) -> cache -> route -> resilience (calls)
  * Admission runs after predict: token limits charge the predicted tokens, budgets reserve the predicted cost. The ledger
  * record is written by a finalizer registered in begin(), so refused requests have one too.
  */
@@ -59,6 +62,7 @@ export function buildPipeline(deps: PipelineDeps): Pipeline {
   if (deps.keys) stages.push(authStage(deps.keys));
   if (cost) stages.push(predictStage(cost.engine, deps.table, cost.unknownPrice));
   if (deps.admission?.length) stages.push(admitStage(deps.admission));
+  if (deps.cache) stages.push(cacheStage(deps.cache));
   const routing = deps.routing;
   const route = routing
     ? routeStage({

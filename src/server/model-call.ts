@@ -60,9 +60,8 @@ export function createModelCallHandler(deps: ModelCallDeps): ModelCallHandler {
 function respond<R>(ex: Exchange<R>, ctx: RequestContext): R {
   const result = ctx.result as NonNullable<RequestContext["result"]>;
   ctx.status = result.status;
-  const headers: Record<string, string> = {
-    "x-tollgate-deployment": (ctx.deployment as NonNullable<RequestContext["deployment"]>).id,
-  };
+  // A cache hit has no deployment: it was answered here.
+  const headers: Record<string, string> = { "x-tollgate-deployment": ctx.deployment?.id ?? "cache" };
   if (result.headers) Object.assign(headers, result.headers);
   if (ctx.responseHeaders) Object.assign(headers, ctx.responseHeaders);
   // A stream's own end (last byte, upstream error or client abort) finishes the request.

@@ -128,6 +128,7 @@ export function requestLine(ctx: RequestContext, usage = ctx.usage): string {
   // The default strategy's reason says nothing a reader needs; the others say why this deployment.
   if (route !== undefined && route.strategy !== "weighted")
     line += `,"route":${JSON.stringify(`${route.strategy}: ${route.reason}`)}`;
+  if (ctx.cacheDecision !== undefined) line += `,"cache":"${ctx.cacheDecision}"`;
   if (ctx.attemptLog !== undefined) line += `,"attempts":${JSON.stringify(ctx.attemptLog.join(", "))}`;
   if (error) {
     line += `,"error_code":${JSON.stringify(error.code ?? error.type)}`;

@@ -129,6 +129,12 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable("usage_records").addColumn("attempts", "text").execute();
     },
   },
+  "0005_cache_savings": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("usage_records").addColumn("saved_cost_usd", "double precision").execute();
+      await db.schema.alterTable("usage_records").addColumn("saved_latency_ms", "integer").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -33,6 +33,9 @@ export interface UsageRecordsTable {
   budget_decision: string | null;
   /** "2: openai/gpt-4o 502, azure/gpt-4o ok": upstream attempts and how each ended. */
   attempts: string | null;
+  /** A cache hit: what the original call cost, and how long it took. */
+  saved_cost_usd: number | null;
+  saved_latency_ms: number | null;
   /** 0 or 1: SQLite has no boolean and better-sqlite3 cannot bind one. */
   stream: number;
   endpoint: string;
@@ -132,6 +135,8 @@ export const PG_COLUMN_TYPES: { [T in keyof Schema]: Record<keyof Schema[T] & st
     route_decision: "text",
     budget_decision: "text",
     attempts: "text",
+    saved_cost_usd: "float8",
+    saved_latency_ms: "int",
     stream: "int",
     endpoint: "text",
     error_type: "text",

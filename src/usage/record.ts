@@ -43,6 +43,9 @@ export interface UsageRecord {
   budgetDecision?: string;
   /** Upstream attempts and how each ended, e.g. "2: openai/gpt-4o 502, azure/gpt-4o ok". */
   attempts?: string;
+  /** A cache hit: the upstream cost and latency the original call had, saved this time. */
+  savedCostUsd?: number;
+  savedLatencyMs?: number;
   stream: boolean;
   endpoint: "chat" | "embeddings";
   errorType?: string;
@@ -89,6 +92,8 @@ export function toRow(r: UsageRecord): UsageRow {
     route_decision: str(r.routeDecision),
     budget_decision: str(r.budgetDecision),
     attempts: str(r.attempts),
+    saved_cost_usd: numOrNull(r.savedCostUsd),
+    saved_latency_ms: intOrNull(r.savedLatencyMs),
     stream: r.stream ? 1 : 0,
     endpoint: text(r.endpoint),
     error_type: str(r.errorType),
@@ -125,6 +130,9 @@ export function fromRow(row: Selectable<UsageRecordsTable>): UsageRecord {
   if (row.route_decision !== null) r.routeDecision = row.route_decision;
   if (row.budget_decision !== null && row.budget_decision !== undefined) r.budgetDecision = row.budget_decision;
   if (row.attempts !== null && row.attempts !== undefined) r.attempts = row.attempts;
+  if (row.saved_cost_usd !== null && row.saved_cost_usd !== undefined) r.savedCostUsd = Number(row.saved_cost_usd);
+  if (row.saved_latency_ms !== null && row.saved_latency_ms !== undefined)
+    r.savedLatencyMs = Number(row.saved_latency_ms);
   if (row.error_type !== null) r.errorType = row.error_type;
   return r;
 }

@@ -107,6 +107,8 @@ function toRecord(ctx: RequestContext, cost: number | undefined): UsageRecord {
   if (ctx.routeDecision) record.routeDecision = `${ctx.routeDecision.strategy}: ${ctx.routeDecision.reason}`;
   if (ctx.budgetDecision) record.budgetDecision = ctx.budgetDecision;
   if (ctx.attemptLog) record.attempts = `${ctx.attempts}: ${ctx.attemptLog.join(", ")}`;
+  if (ctx.savedCostUsd !== undefined) record.savedCostUsd = ctx.savedCostUsd;
+  if (ctx.savedLatencyMs !== undefined) record.savedLatencyMs = ctx.savedLatencyMs;
   if (ctx.error) record.errorType = ctx.error.type;
   return record;
 }

@@ -1,0 +1,43 @@
+import { z } from "zod";
+
+export const CacheConfigSchema = z
+  .object({
+    enabled: z.boolean().default(false).describe("Cache answers for every alias (each alias may say otherwise)."),
+    max_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(256 * 1024 * 1024)
+      .describe(
+        "In-process tier: bytes of answers kept; past it the least valuable go (GreedyDual-Size-Frequency by saved cost).",
+      ),
+    ttl_s: z.number().int().positive().default(3600).describe("How long an answer is served from the cache."),
+    min_cost_usd: z
+      .number()
+      .min(0)
+      .default(0)
+      .describe("Requests predicted to cost less than this upstream are neither looked up nor stored."),
+    charge_budgets: z
+      .boolean()
+      .default(false)
+      .describe("Charge a hit to budgets at the original call's cost (default: a hit costs nothing)."),
+  })
+  .strict();
+
+export const AliasCacheSchema = z
+  .object({
+    enabled: z.boolean().optional().describe("Cache this alias's answers (default: cache.enabled)."),
+    namespace: z
+      .enum(["org", "team", "key"])
+      .default("team")
+      .describe("Who shares cached answers: the same org, team or key (never across them)."),
+    ttl_s: z.number().int().positive().optional().describe("Overrides cache.ttl_s for this alias."),
+    allow_temperature: z
+      .boolean()
+      .default(false)
+      .describe("Also cache requests with temperature > 0 (their answers are meant to vary)."),
+  })
+  .strict();
+
+export type CacheConfig = z.infer<typeof CacheConfigSchema>;
+export type AliasCacheConfig = z.infer<typeof AliasCacheSchema>;

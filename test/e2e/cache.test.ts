@@ -1,0 +1,185 @@
+import { randomBytes } from "node:crypto";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateKey } from "../../src/auth/key-format.js";
+import { listRecords } from "../../src/usage/index.js";
+import { eventually, startGateway, type TestGateway } from "../helpers/gateway.js";
+import { type OpenAIMock, startOpenAIMock } from "../mocks/openai.js";
+
+// The exact cache tier through the HTTP API and the official SDK, against the OpenAI mock over real HTTP.
+
+const RUN = randomBytes(3).toString("hex");
+const REDIS_URL = "redis://127.0.0.1:6379";
+const KEYS = { blue: generateKey(), red: generateKey() };
+const gateways: TestGateway[] = [];
+let upstream: OpenAIMock;
+
+function routes(extra = ""): string {
+  return `
+providers:
+  up: { type: openai-compatible, base_url: "${upstream.url}" }
+models:
+  chat:
+    cache: { enabled: true }
+    deployments: [{ provider: up, model: gpt-4o-mini }]
+  cut:
+    cache: { enabled: true }
+    deployments: [{ provider: up, model: mock-cut-stream }]
+  nocache:
+    deployments: [{ provider: up, model: gpt-4o-mini }]
+auth:
+  orgs: [{ id: o-${RUN} }]
+  teams: [{ id: blue-${RUN}, org: o-${RUN} }, { id: red-${RUN}, org: o-${RUN} }]
+  keys:
+    - { id: kb-${RUN}, name: blue, team: blue-${RUN}, key_env: KEY_BLUE }
+    - { id: kr-${RUN}, name: red, team: red-${RUN}, key_env: KEY_RED }
+${extra}`;
+}
+
+async function gateway(env: NodeJS.ProcessEnv = {}, extra = ""): Promise<TestGateway> {
+  const gw = await startGateway(routes(extra), { KEY_BLUE: KEYS.blue, KEY_RED: KEYS.red, ...env });
+  gateways.push(gw);
+  return gw;
+}
+
+const sdk = (gw: TestGateway, key = KEYS.blue) => new OpenAI({ apiKey: key, baseURL: gw.baseURL, maxRetries: 0 });
+
+async function post(gw: TestGateway, body: object, headers: Record<string, string> = {}, key = KEYS.blue) {
+  const res = await fetch(`${gw.origin}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}`, ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+const ask = (content: string, extra: object = {}) => ({
+  model: "chat",
+  temperature: 0,
+  messages: [{ role: "user", content }],
+  ...extra,
+});
+
+const calls = () => upstream.requests.filter((r) => r.path.endsWith("/chat/completions")).length;
+
+beforeAll(async () => {
+  upstream = await startOpenAIMock();
+});
+afterAll(async () => {
+  await Promise.all(gateways.map((g) => g.close()));
+  await upstream.close();
+});
+
+describe("exact cache tier", () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await gateway();
+  });
+
+  it("answers the same request from the cache: no upstream call, cost 0, the saving in the usage record", async () => {
+    const body = ask(`capital of France? ${RUN}`);
+    const first = await post(gw, body, { "x-request-id": `c1-${RUN}` });
+    expect(first.headers.get("x-tollgate-cache")).toBe("miss");
+    const before = calls();
+    const second = await post(gw, body, { "x-request-id": `c2-${RUN}` });
+    expect(second.status).toBe(200);
+    expect(second.headers.get("x-tollgate-cache")).toBe("hit");
+    expect(second.headers.get("x-tollgate-deployment")).toBe("cache");
+    expect(calls()).toBe(before);
+    const a = JSON.parse(first.text);
+    const b = JSON.parse(second.text);
+    expect(b.choices).toEqual(a.choices);
+    expect(a.usage.cost).toBeGreaterThan(0);
+    expect(b.usage.cost).toBe(0);
+    await eventually(async () => {
+      await gw.gateway.services.ledger.flush();
+      const records = await listRecords(gw.gateway.services.store, {}, 50);
+      const hit = records.find((r) => r.requestId === `c2-${RUN}`);
+      expect(hit).toMatchObject({ cacheDecision: "hit", actualCostUsd: 0 });
+      expect(hit?.savedCostUsd).toBeCloseTo(a.usage.cost, 12);
+      expect(records.find((r) => r.requestId === `c1-${RUN}`)?.cacheDecision).toBe("miss");
+    });
+  });
+
+  it("replays a cached answer as a stream the openai SDK reads exactly as the original, tool calls included", async () => {
+    const client = sdk(gw);
+    const tools = [{ type: "function" as const, function: { name: "weather", parameters: { type: "object" } } }];
+    const request = {
+      model: "chat",
+      temperature: 0,
+      messages: [{ role: "user" as const, content: `weather? ${RUN}` }],
+      tools,
+    };
+    const original = await client.chat.completions.create(request); // JSON, stored
+    const before = calls();
+    const replay = await client.chat.completions.stream({ ...request, stream_options: { include_usage: true } });
+    const final = await replay.finalChatCompletion();
+    expect(calls()).toBe(before);
+    expect(final.choices[0]?.message.tool_calls).toEqual(original.choices[0]?.message.tool_calls);
+    expect(final.choices[0]?.finish_reason).toBe("tool_calls");
+    expect(final.usage?.prompt_tokens).toBe(original.usage?.prompt_tokens);
+
+    // A streamed original is stored too, and answers a later JSON request.
+    const streamed = await client.chat.completions.create({ ...ask(`stream me ${RUN}`), stream: true } as never);
+    let text = "";
+    for await (const chunk of streamed as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>) {
+      text += chunk.choices[0]?.delta.content ?? "";
+    }
+    const beforeJson = calls();
+    const json = await client.chat.completions.create(ask(`stream me ${RUN}`) as never);
+    expect(calls()).toBe(beforeJson);
+    expect((json as OpenAI.ChatCompletion).choices[0]?.message.content).toBe(text);
+  });
+
+  it("never shares answers between two teams", async () => {
+    const body = ask(`team secret ${RUN}`);
+    await post(gw, body, {}, KEYS.blue);
+    expect((await post(gw, body, {}, KEYS.blue)).headers.get("x-tollgate-cache")).toBe("hit");
+    expect((await post(gw, body, {}, KEYS.red)).headers.get("x-tollgate-cache")).toBe("miss");
+  });
+
+  it("obeys Cache-Control no-cache (skip the lookup, store) and no-store (neither), and bypasses varying requests", async () => {
+    const body = ask(`control ${RUN}`);
+    expect((await post(gw, body, { "cache-control": "no-store" })).headers.get("x-tollgate-cache")).toBe("bypass");
+    expect((await post(gw, body)).headers.get("x-tollgate-cache")).toBe("miss");
+    expect((await post(gw, body, { "cache-control": "no-cache" })).headers.get("x-tollgate-cache")).toBe("miss");
+    expect((await post(gw, body)).headers.get("x-tollgate-cache")).toBe("hit");
+    // Unset temperature is OpenAI's default of 1: the answer varies, so it is not cached.
+    const varying = { model: "chat", messages: [{ role: "user", content: `vary ${RUN}` }] };
+    expect((await post(gw, varying)).headers.get("x-tollgate-cache")).toBe("bypass");
+    // An alias without the cache is untouched.
+    expect((await post(gw, { ...body, model: "nocache" })).headers.get("x-tollgate-cache")).toBeNull();
+  });
+
+  it("expires an answer after x-tollgate-cache-ttl seconds", async () => {
+    const body = ask(`ttl ${RUN}`);
+    await post(gw, body, { "x-tollgate-cache-ttl": "1" });
+    expect((await post(gw, body)).headers.get("x-tollgate-cache")).toBe("hit");
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect((await post(gw, body)).headers.get("x-tollgate-cache")).toBe("miss");
+    const bad = await post(gw, body, { "x-tollgate-cache-ttl": "soon" });
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.text).error.code).toBe("invalid_cache_ttl");
+  });
+
+  it("does not store a stream cut short", async () => {
+    const body = { ...ask(`cut ${RUN}`), model: "cut", stream: true };
+    const first = await post(gw, body);
+    expect(first.text).toContain("error");
+    const second = await post(gw, body);
+    expect(second.headers.get("x-tollgate-cache")).toBe("miss");
+  });
+});
+
+describe("exact cache tier shared through Redis", () => {
+  it("answers on one replica what another stored", async () => {
+    const [a, b] = [await gateway({ REDIS_URL }), await gateway({ REDIS_URL })];
+    const body = ask(`shared ${RUN}`);
+    expect((await post(a, body)).headers.get("x-tollgate-cache")).toBe("miss");
+    const before = calls();
+    await eventually(async () => {
+      expect((await post(b, body)).headers.get("x-tollgate-cache")).toBe("hit");
+    });
+    expect(calls()).toBe(before);
+  });
+});
