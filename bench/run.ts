@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Client } from "undici";
+import { type CacheBenchFigures, runCacheBench } from "./cache.js";
 import { type LedgerBenchRow, runLedgerBench } from "./ledger.js";
 import {
   anthropicReq,
@@ -183,6 +184,13 @@ async function main(): Promise<number> {
     connections: PLAN.connections,
     durationS: PLAN.durationS,
   });
+  console.log("bench: cache (exact hit, miss path, hit throughput)");
+  const cache = await runCacheBench({
+    mock,
+    mockPort,
+    perTarget: PLAN.sequentialPerTarget,
+    durationS: PLAN.durationS,
+  });
   const peakRss = {
     mock: peakRssMiB(mock.pid),
     bare: peakRssMiB(bare.pid),
@@ -191,7 +199,7 @@ async function main(): Promise<number> {
   };
   stopping = true;
   await killAll();
-  return report(results, peakRss, await costEngineFigures(), stages);
+  return report(results, peakRss, await costEngineFigures(), stages, cache);
 }
 
 interface CostFigures {
@@ -418,6 +426,7 @@ function report(
   peakRss: Record<"mock" | Exclude<TargetName, "direct">, number>,
   cost: CostFigures,
   stages: StagesFigures,
+  cache: CacheBenchFigures,
 ): number {
   const { load, seq } = m;
   const ratio = (s: Scenario) => load[s].tollgate.rps / load[s].bare.rps;
@@ -534,6 +543,25 @@ function report(
       pass: stages.addedP50.redis <= 0.5,
     });
   }
+  info.push([
+    "cache: pass-through / exact hit / miss p50 ms at 1 conn.",
+    `${cache.passThroughP50.toFixed(3)} / ${cache.hitP50.toFixed(3)} / ${cache.missP50.toFixed(3)}`,
+  ]);
+  checks.push(
+    { name: "cache: exact hit p50 (ms)", value: cache.hitP50, target: "<= 0.2 ms", pass: cache.hitP50 <= 0.2 },
+    {
+      name: "cache: exact-tier miss adds p50 (ms)",
+      value: cache.missP50 - cache.passThroughP50,
+      target: "<= 0.05 ms",
+      pass: cache.missP50 - cache.passThroughP50 <= 0.05,
+    },
+    {
+      name: "cache: hits / pass-through req/s at 50 conn.",
+      value: cache.hitRps / cache.passThroughRps,
+      target: ">= 2x",
+      pass: cache.hitRps / cache.passThroughRps >= 2,
+    },
+  );
   if (typeof cost.ledger === "string") info.push(["usage ledger", cost.ledger]);
   else {
     for (const row of cost.ledger) {
@@ -588,6 +616,7 @@ function report(
     peakRssMiB: peakRss,
     costEngine: cost,
     stages,
+    cache,
     checks,
     failures,
   });

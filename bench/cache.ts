@@ -1,0 +1,102 @@
+// The cache rows: an exact hit against the uncached pass-through at one connection, what the miss path adds
+// (key, tap and store: `cache-control: no-cache` skips the lookup and stores), and hit throughput at 50
+// connections. Run alone with `npm run bench:cache`; bench/run.ts includes it.
+import { fileURLToPath } from "node:url";
+import { BODY, loadRun, percentile, type Req, sequential, type Target } from "./lib/measure.js";
+import { freePort, killAll, type Proc, readPort, spawnNode, waitReady } from "./lib/procs.js";
+
+export interface CacheBenchFigures {
+  /** p50 ms at one connection. */
+  passThroughP50: number;
+  hitP50: number;
+  missP50: number;
+  /** req/s at 50 connections. */
+  passThroughRps: number;
+  hitRps: number;
+}
+
+const CACHED = BODY.replace('"model":"bench-chat"', '"model":"bench-cached"');
+
+export async function runCacheBench(opts: {
+  mock: Proc;
+  mockPort: number;
+  perTarget: number;
+  durationS: number;
+}): Promise<CacheBenchFigures> {
+  const port = await freePort();
+  const proc = spawnNode(
+    "tollgate cache",
+    ["dist/main.js", "--config", "bench/routes.cache.yaml", "--port", String(port)],
+    {
+      env: { BENCH_UPSTREAM_PORT: String(opts.mockPort), TOLLGATE_DATA_DIR: `/tmp/tollgate-bench-cache-${port}` },
+      readStdout: false,
+    },
+  );
+  const origin = `http://127.0.0.1:${port}`;
+  await waitReady(proc, async () => {
+    const r = await fetch(`${origin}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: CACHED,
+    });
+    if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+  });
+  const hit = await fetch(`${origin}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: CACHED,
+  });
+  if (hit.headers.get("x-tollgate-cache") !== "hit") throw new Error("the cached alias did not answer from the cache");
+  const targets: Target[] = [
+    { name: "pass-through", origin, proxy: proc },
+    { name: "hit", origin, proxy: proc },
+    { name: "miss", origin, proxy: proc },
+  ];
+  const json = { "content-type": "application/json" };
+  const reqs: Record<string, Req> = {
+    "pass-through": { path: "/v1/chat/completions", headers: json, body: BODY },
+    hit: { path: "/v1/chat/completions", headers: json, body: CACHED },
+    miss: { path: "/v1/chat/completions", headers: { ...json, "cache-control": "no-cache" }, body: CACHED },
+  };
+  const samples = await sequential(targets, {
+    body: (t) => reqs[t.name] as Req,
+    perTarget: opts.perTarget,
+    block: 100,
+    warmup: 200,
+    pick: "totalMs",
+  });
+  const p50 = (name: string) => percentile(samples.get(name) ?? [], 50);
+  const load = async (body: string) =>
+    (await loadRun(targets[0] as Target, opts.mock, { body, connections: 50, durationS: opts.durationS })).rps;
+  return {
+    passThroughP50: p50("pass-through"),
+    hitP50: p50("hit"),
+    missP50: p50("miss"),
+    passThroughRps: await load(BODY),
+    hitRps: await load(CACHED),
+  };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const quick = process.env.BENCH_QUICK === "1";
+  const mock = spawnNode("mock upstream", ["--import", "tsx", "test/mocks/serve-openai.ts", "0", "20"], {
+    readStdout: true,
+  });
+  try {
+    const f = await runCacheBench({
+      mock,
+      mockPort: await readPort(mock),
+      perTarget: quick ? 500 : 2000,
+      durationS: quick ? 2 : 5,
+    });
+    console.log(
+      `pass-through p50 ${f.passThroughP50.toFixed(3)} ms, exact hit p50 ${f.hitP50.toFixed(3)} ms (target <= 0.2)`,
+    );
+    console.log(`miss path adds ${(f.missP50 - f.passThroughP50).toFixed(3)} ms p50 (target <= 0.05)`);
+    console.log(
+      `hits ${f.hitRps.toFixed(0)} req/s vs pass-through ${f.passThroughRps.toFixed(0)} at 50 conn.: ${(f.hitRps / f.passThroughRps).toFixed(2)}x (target >= 2x)`,
+    );
+  } finally {
+    await killAll();
+  }
+}
