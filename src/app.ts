@@ -9,6 +9,7 @@ import { AlertSender } from "./alerts/index.js";
 import { isAuthEnabled, KeyService, masterKeyFrom, syncDeclared } from "./auth/index.js";
 import { BudgetService } from "./budget/service.js";
 import { MemoryCacheStore } from "./cache/memory-store.js";
+import { SemanticTier } from "./cache/semantic-tier.js";
 import type { CacheStore } from "./cache/store.js";
 import type { LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
@@ -445,7 +446,16 @@ function openCache(config: Config, redis: Redis | undefined, metrics: Metrics) {
   const store: CacheStore = redis
     ? new RedisCacheStore({ client: redis, prefix: "tollgate:cache" })
     : new MemoryCacheStore({ maxBytes: config.cache.max_bytes });
+  const semanticUsed = [...aliases.values()].some((a) => a.semantic && (a.enabled ?? config.cache.enabled));
+  const semantic = semanticUsed
+    ? new SemanticTier({
+        threshold: config.cache.semantic.threshold,
+        verifyShare: config.cache.semantic.verify_share,
+        errorRate: config.cache.semantic.error_rate,
+      })
+    : undefined;
   metrics.onScrapeAsync(async () => {
+    if (semantic) metrics.cacheFalseHitRate.set(semantic.cache.estimatedFalseHitRate());
     const stats = await store.stats();
     metrics.cacheEntries.labels({ tier }).set(stats.entries);
     metrics.cacheBytes.labels({ tier }).set(stats.bytes);
@@ -455,8 +465,10 @@ function openCache(config: Config, redis: Redis | undefined, metrics: Metrics) {
     store,
     config: config.cache,
     aliases,
+    ...(semantic ? { semantic } : {}),
     observer: {
-      request: (result: "hit" | "miss" | "bypass") => metrics.cacheRequests.labels({ tier: "exact", result }).inc(),
+      request: (result: "hit" | "miss" | "bypass", tier: "exact" | "semantic" = "exact") =>
+        metrics.cacheRequests.labels({ tier, result }).inc(),
       saved: (usd: number, seconds: number) => {
         metrics.cacheSavedUsd.inc(usd);
         metrics.cacheSavedSeconds.inc(seconds);

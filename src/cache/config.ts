@@ -21,6 +21,30 @@ export const CacheConfigSchema = z
       .boolean()
       .default(false)
       .describe("Charge a hit to budgets at the original call's cost (default: a hit costs nothing)."),
+    semantic: z
+      .object({
+        threshold: z
+          .number()
+          .gt(0)
+          .max(1)
+          .default(0.7)
+          .describe("Lowest cosine similarity of a semantic hit (an entry's own threshold only rises from it)."),
+        verify_share: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(0.05)
+          .describe("Share of would-be semantic hits called upstream anyway and compared, to bound the error."),
+        error_rate: z
+          .number()
+          .gt(0)
+          .lt(1)
+          .default(0.02)
+          .describe("The false-hit rate each entry's threshold is raised to stay under (delta)."),
+      })
+      .strict()
+      .prefault({})
+      .describe("The semantic tier (opt in per alias with models.<alias>.cache.semantic)."),
   })
   .strict();
 
@@ -36,6 +60,12 @@ export const AliasCacheSchema = z
       .boolean()
       .default(false)
       .describe("Also cache requests with temperature > 0 (their answers are meant to vary)."),
+    semantic: z
+      .boolean()
+      .default(false)
+      .describe(
+        "After an exact miss, look for a near-duplicate prompt (same system prompt and tools) with the guards.",
+      ),
   })
   .strict();
 

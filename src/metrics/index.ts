@@ -178,6 +178,11 @@ export function createMetrics() {
       labelNames: ["tier"] as const,
       registers: [registry],
     }),
+    cacheFalseHitRate: new Gauge({
+      name: "tollgate_cache_estimated_false_hit_rate",
+      help: "The semantic tier's estimated false-hit rate, from its verifications (each entry's threshold keeps it under cache.semantic.error_rate).",
+      registers: [registry],
+    }),
     cacheEvictions: new Gauge({
       name: "tollgate_cache_evictions",
       help: "Answers evicted to make room since start (the Redis tier: Redis's own evicted_keys).",

@@ -183,3 +183,105 @@ describe("exact cache tier shared through Redis", () => {
     expect(calls()).toBe(before);
   });
 });
+
+describe("semantic cache tier", () => {
+  const semanticRoutes = (url: string, verifyShare: number) => `
+providers:
+  up: { type: openai-compatible, base_url: "${url}" }
+models:
+  sem:
+    cache: { enabled: true, semantic: true }
+    deployments: [{ provider: up, model: gpt-4o-mini }]
+cache:
+  semantic: { verify_share: ${verifyShare} }
+`;
+  const semAsk = (content: string, system = "You answer geography questions.") => ({
+    model: "sem",
+    temperature: 0,
+    messages: [
+      { role: "system", content: system },
+      { role: "user", content },
+    ],
+  });
+
+  it("answers a near-duplicate prompt from the cache, and refuses one that differs in a fact", async () => {
+    const gw = await startGateway(semanticRoutes(upstream.url, 0));
+    gateways.push(gw);
+    const ask = (body: object) =>
+      fetch(`${gw.origin}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    expect((await ask(semAsk(`What is the capital of France? ${RUN}`))).headers.get("x-tollgate-cache")).toBe("miss");
+    const before = calls();
+    const near = await ask(semAsk(`what is the capital of france ${RUN}`));
+    expect(near.status).toBe(200);
+    expect(near.headers.get("x-tollgate-cache")).toBe("semantic-hit");
+    expect(Number(near.headers.get("x-tollgate-cache-similarity"))).toBeGreaterThan(0.7);
+    expect(calls()).toBe(before);
+    // Another number, another system prompt: never the same answer.
+    await ask(semAsk(`How far is it from Paris to Lyon in km, 12 or 13? ${RUN}`));
+    expect(
+      (await ask(semAsk(`How far is it from Paris to Lyon in km, 12 or 14? ${RUN}`))).headers.get("x-tollgate-cache"),
+    ).toBe("miss");
+    expect(
+      (await ask(semAsk(`what is the capital of france ${RUN}`, "You answer in French."))).headers.get(
+        "x-tollgate-cache",
+      ),
+    ).toBe("miss");
+  });
+
+  it("verifies a share of would-be hits upstream, and counts a disagreeing answer in the false-hit estimate", async () => {
+    let n = 0;
+    const { createServer } = await import("node:http");
+    const varying = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        n++;
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify({
+            id: `chatcmpl-${n}`,
+            object: "chat.completion",
+            created: 1_700_000_000,
+            model: "gpt-4o-mini",
+            choices: [
+              {
+                index: 0,
+                message: { role: "assistant", content: `answer number ${n} ${"x".repeat(n * 7)}`, refusal: null },
+                finish_reason: "stop",
+                logprobs: null,
+              },
+            ],
+            usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((r) => varying.listen(0, "127.0.0.1", r));
+    const port = (varying.address() as { port: number }).port;
+    const gw = await startGateway(semanticRoutes(`http://127.0.0.1:${port}/v1`, 1));
+    gateways.push(gw);
+    try {
+      const ask = (content: string) =>
+        fetch(`${gw.origin}/v1/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(semAsk(content)),
+        });
+      await ask(`Which river runs through Paris? ${RUN}`);
+      const verified = await ask(`which river runs through paris ${RUN}`);
+      // Verified, not served: the upstream answered, and its answer differs from the cached one.
+      expect(verified.headers.get("x-tollgate-cache")).toBe("miss");
+      expect(n).toBe(2);
+      await eventually(async () => {
+        const metrics = await (await fetch(`${gw.origin}/metrics`)).text();
+        const rate = Number(/tollgate_cache_estimated_false_hit_rate ([\d.e-]+)/.exec(metrics)?.[1]);
+        expect(rate).toBeGreaterThan(0);
+      });
+    } finally {
+      await new Promise<void>((r) => varying.close(() => r()));
+    }
+  });
+});

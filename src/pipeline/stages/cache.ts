@@ -3,6 +3,8 @@ import type { AliasCacheConfig, CacheConfig } from "../../cache/config.js";
 import { type CacheEntry, cachedCompletion, makeCacheEntry } from "../../cache/entry.js";
 import { cacheKey } from "../../cache/key.js";
 import { isReplayable, replayAsSse } from "../../cache/replay.js";
+import { isEligible } from "../../cache/semantic/index.js";
+import type { SemanticTier } from "../../cache/semantic-tier.js";
 import type { CacheStore } from "../../cache/store.js";
 import { ReplayStream, TappedStream } from "../../cache/tap.js";
 import { GatewayError } from "../../errors.js";
@@ -16,7 +18,7 @@ export const CACHE_TTL_HEADER = "x-tollgate-cache-ttl";
 
 /** Counters the stage reports to (prom-client in app.ts). */
 export interface CacheObserver {
-  request?(result: "hit" | "miss" | "bypass"): void;
+  request?(result: "hit" | "miss" | "bypass", tier?: "exact" | "semantic"): void;
   saved?(usd: number, seconds: number): void;
 }
 
@@ -25,7 +27,17 @@ export interface CacheStageOptions {
   config: CacheConfig;
   /** Each alias's cache settings (routes.yaml `models.<alias>.cache`). */
   aliases: ReadonlyMap<string, AliasCacheConfig>;
+  /** The semantic tier, when any alias opts in. */
+  semantic?: SemanticTier;
   observer?: CacheObserver;
+}
+
+/** A request's semantic-tier state between its lookup and its store. */
+interface SemanticState {
+  namespace: string;
+  prepared: Awaited<ReturnType<SemanticTier["cache"]["prepare"]>>;
+  /** A would-be hit sent upstream anyway, to check the cached answer. */
+  verifying?: { entryId: string; similarity: number; body: string };
 }
 
 /**
@@ -34,7 +46,7 @@ export interface CacheStageOptions {
  * answers are stored; a hit costs nothing (unless cache.charge_budgets) and records what it saved.
  */
 export function cacheStage(options: CacheStageOptions): NamedStage {
-  const { store, config, aliases, observer } = options;
+  const { store, config, aliases, observer, semantic: tier } = options;
   return {
     name: "cache",
     run: async (ctx, next) => {
@@ -49,7 +61,8 @@ export function cacheStage(options: CacheStageOptions): NamedStage {
         bypass(ctx, observer);
         return next();
       }
-      const key = cacheKey(chat, ctx.alias, namespaceOf(ctx, alias.namespace));
+      const tenant = namespaceOf(ctx, alias.namespace);
+      const key = cacheKey(chat, ctx.alias, tenant);
       const ttlMs = ttlOf(ctx, alias, config) * 1000;
       if (!control.includes("no-cache")) {
         const entry = await store.get(key);
@@ -58,6 +71,28 @@ export function cacheStage(options: CacheStageOptions): NamedStage {
           observer?.request?.("hit");
           observer?.saved?.(entry.costUsd, entry.latencyMs / 1000);
           return;
+        }
+      }
+      let semantic: SemanticState | undefined;
+      if (tier && alias.semantic && isEligible(chat.messages.length, ctx.estimate?.promptTokens ?? 0)) {
+        semantic = {
+          namespace: tier.namespace(tenant, ctx.alias, chat),
+          prepared: await tier.cache.prepare(tier.promptText(chat)),
+        };
+        const near = control.includes("no-cache")
+          ? undefined
+          : tier.cache.lookupPrepared(semantic.namespace, semantic.prepared);
+        const entry = near && (await store.get(near.entryId));
+        if (near && entry === undefined) tier.cache.remove(near.entryId); // expired or evicted from the store
+        if (near && entry) {
+          if (tier.cache.shouldVerify()) {
+            semantic.verifying = { entryId: near.entryId, similarity: near.similarity, body: entry.body };
+          } else {
+            serveHit(ctx, entry, config.charge_budgets, near.similarity);
+            observer?.request?.("hit", "semantic");
+            observer?.saved?.(entry.costUsd, entry.latencyMs / 1000);
+            return;
+          }
         }
       }
       ctx.cacheDecision = "miss";
@@ -80,6 +115,7 @@ export function cacheStage(options: CacheStageOptions): NamedStage {
             ttlMs,
           });
           void store.set(key, entry, ttlMs);
+          if (tier && semantic) learnSemantic(tier, semantic, key, text);
         });
         return;
       }
@@ -94,9 +130,18 @@ export function cacheStage(options: CacheStageOptions): NamedStage {
           ttlMs,
         });
         void store.set(key, entry, ttlMs);
+        if (tier && semantic) learnSemantic(tier, semantic, key, entry.body);
       });
     },
   };
+}
+
+/** After a stored miss: the prompt joins the semantic index, and a verification's verdict is recorded. */
+function learnSemantic(tier: SemanticTier, state: SemanticState, key: string, body: string): void {
+  tier.cache.storePrepared(state.namespace, state.prepared, key);
+  const v = state.verifying;
+  if (v === undefined) return;
+  void tier.sameAnswer(v.body, body).then((correct) => tier.cache.recordVerification(v.entryId, v.similarity, correct));
 }
 
 function bypass(ctx: RequestContext, observer: CacheObserver | undefined): void {
@@ -105,9 +150,10 @@ function bypass(ctx: RequestContext, observer: CacheObserver | undefined): void 
   observer?.request?.("bypass");
 }
 
-function serveHit(ctx: RequestContext, entry: CacheEntry, chargeBudgets: boolean): void {
-  ctx.cacheDecision = "hit";
-  ctx.setHeader(CACHE_HEADER, "hit");
+function serveHit(ctx: RequestContext, entry: CacheEntry, chargeBudgets: boolean, similarity?: number): void {
+  ctx.cacheDecision = similarity === undefined ? "hit" : "semantic-hit";
+  ctx.setHeader(CACHE_HEADER, ctx.cacheDecision);
+  if (similarity !== undefined) ctx.setHeader("x-tollgate-cache-similarity", similarity.toFixed(3));
   // Budgets settle at ctx.costUsd: nothing by default, the original cost with cache.charge_budgets.
   ctx.costUsd = chargeBudgets ? entry.costUsd : 0;
   ctx.savedCostUsd = entry.costUsd;
