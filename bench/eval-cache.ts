@@ -225,9 +225,9 @@ const flatScan = [embedder.dimensions, 2048].map((dimensions) => {
 const namespaceLookup = (() => {
   const big = new SemanticCache();
   const stored = qqp.slice(0, 10_000).map((p) => p.a);
-  stored.forEach((q, i) =>
-    big.storePrepared("big", big.prepareEmbedded(q, embedder.embed(q) as Float32Array), `e${i}`),
-  );
+  for (const [i, q] of stored.entries()) {
+    big.storePrepared("big", big.prepareEmbedded(q, embedder.embed(q) as Float32Array), `e${i}`);
+  }
   const asked = qqp.slice(10_000, 11_000).map((p) => p.b);
   for (const q of asked.slice(0, 100))
     big.lookupPrepared("big", big.prepareEmbedded(q, embedder.embed(q) as Float32Array));
