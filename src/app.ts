@@ -9,6 +9,7 @@ import { AlertSender } from "./alerts/index.js";
 import { isAuthEnabled, KeyService, masterKeyFrom, syncDeclared } from "./auth/index.js";
 import { BudgetService } from "./budget/service.js";
 import { MemoryCacheStore } from "./cache/memory-store.js";
+import { PersistedSemanticEntries } from "./cache/persisted.js";
 import { SemanticTier } from "./cache/semantic-tier.js";
 import type { CacheStore } from "./cache/store.js";
 import type { LoadedConfig } from "./config/load.js";
@@ -225,7 +226,14 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
   routing.health.onBreakerStateChange((id, state) =>
     metrics.circuitState.labels({ deployment: id }).set(state === "open" ? 2 : state === "half-open" ? 1 : 0),
   );
-  const cache = openCache(config, redis, metrics);
+  const cache = openCache(config, redis, metrics, store);
+  if (cache?.semantic) {
+    const restored = await cache.semantic.restore(cache.store).catch((err: Error) => {
+      logger.warn({ err: err.message }, "semantic cache entries not restored");
+      return 0;
+    });
+    if (restored > 0) logger.info({ entries: restored }, "semantic cache restored");
+  }
   const services: Services = { table, pricing, engine, store, ledger, metrics, keys, budgets, routing };
   const pipeline = buildPipeline({
     table,
@@ -438,7 +446,7 @@ function upstreamHistograms(metrics: Metrics) {
 }
 
 /** The response cache when any alias uses it: in this process, or in Redis (on the shared connection) with REDIS_URL. */
-function openCache(config: Config, redis: Redis | undefined, metrics: Metrics) {
+function openCache(config: Config, redis: Redis | undefined, metrics: Metrics, sql: Store) {
   const aliases = new Map(Object.entries(config.models).map(([alias, def]) => [alias, def.cache]));
   const used = [...aliases.values()].some((a) => a.enabled ?? config.cache.enabled);
   if (!used) return undefined;
@@ -452,6 +460,7 @@ function openCache(config: Config, redis: Redis | undefined, metrics: Metrics) {
         threshold: config.cache.semantic.threshold,
         verifyShare: config.cache.semantic.verify_share,
         errorRate: config.cache.semantic.error_rate,
+        persisted: new PersistedSemanticEntries(sql),
       })
     : undefined;
   metrics.onScrapeAsync(async () => {

@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import type { ChatCompletionRequest } from "../openai/schema.js";
+import type { CacheEntry } from "./entry.js";
+import type { PersistedSemanticEntries } from "./persisted.js";
 import { dot, type Embedder, NgramEmbedder, SemanticCache } from "./semantic/index.js";
 
 /** Two answers agree when their texts are this similar (or equal): what a verification counts as correct. */
@@ -9,6 +11,14 @@ export interface SemanticTierOptions {
   threshold: number;
   verifyShare: number;
   errorRate: number;
+  /** Where entries are kept across restarts (the SQL store); without it the index starts empty. */
+  persisted?: PersistedSemanticEntries;
+}
+
+/** What restore() puts answers back into: the exact tier's store. */
+interface AnswerStore {
+  get(key: string): Promise<CacheEntry | undefined>;
+  set(key: string, entry: CacheEntry, ttlMs: number): Promise<void>;
 }
 
 /**
@@ -19,8 +29,10 @@ export interface SemanticTierOptions {
 export class SemanticTier {
   readonly cache: SemanticCache;
   private readonly embedder: Embedder;
+  private readonly persisted: PersistedSemanticEntries | undefined;
 
   constructor(options: SemanticTierOptions) {
+    this.persisted = options.persisted;
     this.embedder = new NgramEmbedder();
     this.cache = new SemanticCache({
       embedder: this.embedder,
@@ -28,6 +40,30 @@ export class SemanticTier {
       verifyShare: options.verifyShare,
       errorBound: { delta: options.errorRate },
     });
+  }
+
+  /** An answer joins the index (and the persisted entries). */
+  remember(
+    namespace: string,
+    prompt: string,
+    prepared: Parameters<SemanticCache["storePrepared"]>[1],
+    key: string,
+    entry: CacheEntry,
+  ): void {
+    this.cache.storePrepared(namespace, prepared, key);
+    this.persisted?.save({ key, namespace, prompt, entry }).catch(() => undefined); // the answer is still served
+  }
+
+  /** At start: the persisted entries back into the index, and their answers into the exact store if it lost them. */
+  async restore(answers: AnswerStore, now = Date.now()): Promise<number> {
+    if (this.persisted === undefined) return 0;
+    let restored = 0;
+    for (const row of await this.persisted.load(now)) {
+      if ((await answers.get(row.key)) === undefined) await answers.set(row.key, row.entry, row.entry.expiresAt - now);
+      this.cache.storePrepared(row.namespace, await this.cache.prepare(row.prompt), row.key);
+      restored++;
+    }
+    return restored;
   }
 
   /** Different instructions or tools never share answers. */

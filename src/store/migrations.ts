@@ -135,6 +135,25 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable("usage_records").addColumn("saved_latency_ms", "integer").execute();
     },
   },
+  "0006_cache_entries": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("cache_entries")
+        .ifNotExists()
+        .addColumn("key", "text", (c) => c.primaryKey())
+        .addColumn("namespace", "text")
+        .addColumn("prompt", "text")
+        .addColumn("entry", "text", (c) => c.notNull())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("cache_entries_expires")
+        .ifNotExists()
+        .on("cache_entries")
+        .column("expires_at")
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -97,7 +97,18 @@ export interface BudgetsTable {
   updated_at: BigIntColumn;
 }
 
+/** Semantic cache entries kept across restarts: the exact key, the semantic namespace and prompt, the answer. */
+export interface CacheEntriesTable {
+  key: string;
+  namespace: string | null;
+  prompt: string | null;
+  /** The CacheEntry as JSON. */
+  entry: string;
+  expires_at: BigIntColumn;
+}
+
 export interface Schema {
+  cache_entries: CacheEntriesTable;
   usage_records: UsageRecordsTable;
   orgs: OrgsTable;
   teams: TeamsTable;
@@ -172,4 +183,5 @@ export const PG_COLUMN_TYPES: { [T in keyof Schema]: Record<keyof Schema[T] & st
     created_at: "bigint",
     updated_at: "bigint",
   },
+  cache_entries: { key: "text", namespace: "text", prompt: "text", entry: "text", expires_at: "bigint" },
 };

@@ -232,6 +232,29 @@ cache:
     ).toBe("miss");
   });
 
+  it("keeps its entries across a restart (persisted in the store, rebuilt at start)", async () => {
+    const { mkdtemp } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = await mkdtemp(join(tmpdir(), "tollgate-semantic-"));
+    const first = await startGateway(semanticRoutes(upstream.url, 0), { TOLLGATE_DATA_DIR: dir });
+    const ask = (gw: TestGateway, content: string) =>
+      fetch(`${gw.origin}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(semAsk(content)),
+      });
+    expect((await ask(first, `Who painted the Mona Lisa? ${RUN}`)).headers.get("x-tollgate-cache")).toBe("miss");
+    await new Promise((r) => setTimeout(r, 100)); // the entry is written after the answer
+    await first.close();
+    const second = await startGateway(semanticRoutes(upstream.url, 0), { TOLLGATE_DATA_DIR: dir });
+    gateways.push(second);
+    const before = calls();
+    const again = await ask(second, `who painted the mona lisa ${RUN}`);
+    expect(again.headers.get("x-tollgate-cache")).toBe("semantic-hit");
+    expect(calls()).toBe(before);
+  });
+
   it("verifies a share of would-be hits upstream, and counts a disagreeing answer in the false-hit estimate", async () => {
     let n = 0;
     const { createServer } = await import("node:http");

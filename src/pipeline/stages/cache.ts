@@ -35,6 +35,7 @@ export interface CacheStageOptions {
 /** A request's semantic-tier state between its lookup and its store. */
 interface SemanticState {
   namespace: string;
+  prompt: string;
   prepared: Awaited<ReturnType<SemanticTier["cache"]["prepare"]>>;
   /** A would-be hit sent upstream anyway, to check the cached answer. */
   verifying?: { entryId: string; similarity: number; body: string };
@@ -75,9 +76,11 @@ export function cacheStage(options: CacheStageOptions): NamedStage {
       }
       let semantic: SemanticState | undefined;
       if (tier && alias.semantic && isEligible(chat.messages.length, ctx.estimate?.promptTokens ?? 0)) {
+        const prompt = tier.promptText(chat);
         semantic = {
           namespace: tier.namespace(tenant, ctx.alias, chat),
-          prepared: await tier.cache.prepare(tier.promptText(chat)),
+          prompt,
+          prepared: await tier.cache.prepare(prompt),
         };
         const near = control.includes("no-cache")
           ? undefined
@@ -115,7 +118,7 @@ export function cacheStage(options: CacheStageOptions): NamedStage {
             ttlMs,
           });
           void store.set(key, entry, ttlMs);
-          if (tier && semantic) learnSemantic(tier, semantic, key, text);
+          if (tier && semantic) learnSemantic(tier, semantic, key, entry);
         });
         return;
       }
@@ -130,18 +133,20 @@ export function cacheStage(options: CacheStageOptions): NamedStage {
           ttlMs,
         });
         void store.set(key, entry, ttlMs);
-        if (tier && semantic) learnSemantic(tier, semantic, key, entry.body);
+        if (tier && semantic) learnSemantic(tier, semantic, key, entry);
       });
     },
   };
 }
 
 /** After a stored miss: the prompt joins the semantic index, and a verification's verdict is recorded. */
-function learnSemantic(tier: SemanticTier, state: SemanticState, key: string, body: string): void {
-  tier.cache.storePrepared(state.namespace, state.prepared, key);
+function learnSemantic(tier: SemanticTier, state: SemanticState, key: string, entry: CacheEntry): void {
+  tier.remember(state.namespace, state.prompt, state.prepared, key, entry);
   const v = state.verifying;
   if (v === undefined) return;
-  void tier.sameAnswer(v.body, body).then((correct) => tier.cache.recordVerification(v.entryId, v.similarity, correct));
+  void tier
+    .sameAnswer(v.body, entry.body)
+    .then((correct) => tier.cache.recordVerification(v.entryId, v.similarity, correct));
 }
 
 function bypass(ctx: RequestContext, observer: CacheObserver | undefined): void {
