@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { access } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, isAbsolute, join } from "node:path";
@@ -10,14 +11,17 @@ import { isAuthEnabled, KeyService, masterKeyFrom, syncDeclared } from "./auth/i
 import { BudgetService } from "./budget/service.js";
 import { MemoryCacheStore } from "./cache/memory-store.js";
 import { PersistedSemanticEntries } from "./cache/persisted.js";
+import { type Embedder, RemoteEmbedder } from "./cache/semantic/index.js";
 import { SemanticTier } from "./cache/semantic-tier.js";
 import type { CacheStore } from "./cache/store.js";
 import type { LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { CostEngine } from "./cost/engine.js";
+import { GatewayError } from "./errors.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics/index.js";
-import { buildPipeline } from "./pipeline/index.js";
+import { RequestContext } from "./pipeline/context.js";
+import { buildPipeline, type Pipeline } from "./pipeline/index.js";
 import { budgetCheck } from "./pipeline/stages/budget.js";
 import { rateLimitCheck } from "./pipeline/stages/rate-limit.js";
 import { createPricing, type Pricing, pricingOptionsFromConfig, unknownPrices } from "./pricing/index.js";
@@ -226,7 +230,30 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
   routing.health.onBreakerStateChange((id, state) =>
     metrics.circuitState.labels({ deployment: id }).set(state === "open" ? 2 : state === "half-open" ? 1 : 0),
   );
-  const cache = openCache(config, redis, metrics, store);
+  // Embeddings for the semantic cache through one of our own aliases: a pipeline without keys, limits or cache,
+  // so the calls are routed, retried and recorded in the ledger like any other (key: none).
+  const embedVia = config.cache.semantic.embedder;
+  const embedder = embedVia
+    ? new RemoteEmbedder(
+        embedVia.alias,
+        embedVia.dimensions,
+        embedThrough(
+          buildPipeline({
+            table,
+            cost: { engine, ledger, unknownPrice: "allow" },
+            routing: {
+              router: routing.router,
+              rules: routing.rules,
+              resilience: config.resilience,
+              regionHeader: config.routing.region_header,
+              defaultRegion: config.routing.region,
+            },
+          }),
+          embedVia.alias,
+        ),
+      )
+    : undefined;
+  const cache = openCache(config, redis, metrics, store, embedder);
   if (cache?.semantic) {
     const restored = await cache.semantic.restore(cache.store).catch((err: Error) => {
       logger.warn({ err: err.message }, "semantic cache entries not restored");
@@ -446,7 +473,13 @@ function upstreamHistograms(metrics: Metrics) {
 }
 
 /** The response cache when any alias uses it: in this process, or in Redis (on the shared connection) with REDIS_URL. */
-function openCache(config: Config, redis: Redis | undefined, metrics: Metrics, sql: Store) {
+function openCache(
+  config: Config,
+  redis: Redis | undefined,
+  metrics: Metrics,
+  sql: Store,
+  embedder: Embedder | undefined,
+) {
   const aliases = new Map(Object.entries(config.models).map(([alias, def]) => [alias, def.cache]));
   const used = [...aliases.values()].some((a) => a.enabled ?? config.cache.enabled);
   if (!used) return undefined;
@@ -461,6 +494,7 @@ function openCache(config: Config, redis: Redis | undefined, metrics: Metrics, s
         verifyShare: config.cache.semantic.verify_share,
         errorRate: config.cache.semantic.error_rate,
         persisted: new PersistedSemanticEntries(sql),
+        ...(embedder ? { embedder } : {}),
       })
     : undefined;
   metrics.onScrapeAsync(async () => {
@@ -483,5 +517,30 @@ function openCache(config: Config, redis: Redis | undefined, metrics: Metrics, s
         metrics.cacheSavedSeconds.inc(seconds);
       },
     },
+  };
+}
+
+/** One /v1/embeddings call through `pipeline` for `alias`, answered with the first vector. */
+function embedThrough(pipeline: Pipeline, alias: string): (text: string) => Promise<readonly number[]> {
+  return async (text) => {
+    const ctx = new RequestContext(`cache-embed-${randomUUID()}`, "embeddings", performance.now());
+    const request = { model: alias, input: text };
+    ctx.embeddings = request;
+    ctx.rawBody = JSON.stringify(request);
+    ctx.alias = alias;
+    pipeline.begin(ctx);
+    try {
+      await pipeline.run(ctx);
+    } catch (err) {
+      ctx.finish("error", err instanceof GatewayError ? err : undefined);
+      throw err;
+    }
+    const body = ctx.result?.body;
+    ctx.finish("completed");
+    const text2 = typeof body === "string" ? body : Buffer.from(body as Uint8Array).toString("utf8");
+    const parsed = JSON.parse(text2) as { data?: { embedding?: unknown }[] };
+    const vector = parsed.data?.[0]?.embedding;
+    if (!Array.isArray(vector)) throw new Error(`alias ${alias} answered no float embedding`);
+    return vector as number[];
   };
 }

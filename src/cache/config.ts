@@ -41,6 +41,16 @@ export const CacheConfigSchema = z
           .lt(1)
           .default(0.02)
           .describe("The false-hit rate each entry's threshold is raised to stay under (delta)."),
+        embedder: z
+          .object({
+            alias: z.string().min(1).describe("An alias of this gateway that serves /v1/embeddings."),
+            dimensions: z.number().int().positive().describe("Length of the vectors it returns."),
+          })
+          .strict()
+          .optional()
+          .describe(
+            "Embed prompts with a real model through one of Tollgate's own aliases, instead of the in-process n-gram embedder (set threshold for that model: paraphrases score higher with it).",
+          ),
       })
       .strict()
       .prefault({})

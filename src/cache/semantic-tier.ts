@@ -13,6 +13,8 @@ export interface SemanticTierOptions {
   errorRate: number;
   /** Where entries are kept across restarts (the SQL store); without it the index starts empty. */
   persisted?: PersistedSemanticEntries;
+  /** Default: the in-process n-gram embedder. */
+  embedder?: Embedder;
 }
 
 /** What restore() puts answers back into: the exact tier's store. */
@@ -33,7 +35,7 @@ export class SemanticTier {
 
   constructor(options: SemanticTierOptions) {
     this.persisted = options.persisted;
-    this.embedder = new NgramEmbedder();
+    this.embedder = options.embedder ?? new NgramEmbedder();
     this.cache = new SemanticCache({
       embedder: this.embedder,
       similarityThreshold: options.threshold,

@@ -232,6 +232,43 @@ cache:
     ).toBe("miss");
   });
 
+  it("embeds through one of the gateway's own aliases when configured, guards still applying", async () => {
+    const gw = await startGateway(`
+providers:
+  up: { type: openai-compatible, base_url: "${upstream.url}" }
+models:
+  sem:
+    cache: { enabled: true, semantic: true }
+    deployments: [{ provider: up, model: gpt-4o-mini }]
+  embed:
+    deployments: [{ provider: up, model: text-embedding-3-small }]
+cache:
+  semantic: { verify_share: 0, threshold: 0.9, embedder: { alias: embed, dimensions: 4 } }
+`);
+    gateways.push(gw);
+    const embeddings = () => upstream.requests.filter((r) => r.path.endsWith("/embeddings")).length;
+    const ask = (content: string) =>
+      fetch(`${gw.origin}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(semAsk(content)),
+      });
+    const before = embeddings();
+    expect((await ask(`Name the longest river in Africa. ${RUN}`)).headers.get("x-tollgate-cache")).toBe("miss");
+    expect(embeddings()).toBe(before + 1);
+    const near = await ask(`name the longest river in africa ${RUN}`);
+    expect(near.headers.get("x-tollgate-cache")).toBe("semantic-hit");
+    expect(embeddings()).toBe(before + 2);
+    // The mock embeds everything alike: only the guards tell these apart, and they do.
+    expect((await ask(`Name the 2 longest rivers in Africa. ${RUN}`)).headers.get("x-tollgate-cache")).toBe("miss");
+    // The embedding calls are in the usage ledger like any other.
+    await eventually(async () => {
+      await gw.gateway.services.ledger.flush();
+      const records = await listRecords(gw.gateway.services.store, {}, 50);
+      expect(records.filter((r) => r.endpoint === "embeddings" && r.alias === "embed").length).toBe(3);
+    });
+  });
+
   it("keeps its entries across a restart (persisted in the store, rebuilt at start)", async () => {
     const { mkdtemp } = await import("node:fs/promises");
     const { tmpdir } = await import("node:os");
