@@ -494,6 +494,8 @@ function openCache(
         verifyShare: config.cache.semantic.verify_share,
         errorRate: config.cache.semantic.error_rate,
         persisted: new PersistedSemanticEntries(sql),
+        hnswAt: config.cache.semantic.hnsw_at,
+        maxEntries: config.cache.semantic.max_entries,
         ...(embedder ? { embedder } : {}),
       })
     : undefined;

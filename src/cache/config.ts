@@ -41,6 +41,20 @@ export const CacheConfigSchema = z
           .lt(1)
           .default(0.02)
           .describe("The false-hit rate each entry's threshold is raised to stay under (delta)."),
+        hnsw_at: z
+          .number()
+          .int()
+          .positive()
+          .default(5_000)
+          .describe(
+            "A namespace group holding this many entries moves from the exact flat index to HNSW (hnswlib-node).",
+          ),
+        max_entries: z
+          .number()
+          .int()
+          .positive()
+          .default(10_000)
+          .describe("Entries per namespace; the oldest goes first."),
         embedder: z
           .object({
             alias: z.string().min(1).describe("An alias of this gateway that serves /v1/embeddings."),

@@ -15,6 +15,8 @@ export interface SemanticTierOptions {
   persisted?: PersistedSemanticEntries;
   /** Default: the in-process n-gram embedder. */
   embedder?: Embedder;
+  hnswAt?: number;
+  maxEntries?: number;
 }
 
 /** What restore() puts answers back into: the exact tier's store. */
@@ -41,6 +43,8 @@ export class SemanticTier {
       similarityThreshold: options.threshold,
       verifyShare: options.verifyShare,
       errorBound: { delta: options.errorRate },
+      ...(options.hnswAt !== undefined ? { hnswAt: options.hnswAt } : {}),
+      ...(options.maxEntries !== undefined ? { maxEntriesPerNamespace: options.maxEntries } : {}),
     });
   }
 

@@ -3,7 +3,9 @@ import {
   DEFAULT_SIMILARITY_THRESHOLD,
   dot,
   FlatIndex,
+  GrowingIndex,
   guardsMatch,
+  HnswIndex,
   isEligible,
   NgramEmbedder,
   SemanticCache,
@@ -245,3 +247,42 @@ function mulberry(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+describe("HNSW index for large namespaces", () => {
+  const unit = (seed: number, dims = 64): Float32Array => {
+    const v = new Float32Array(dims);
+    let x = seed * 2654435761;
+    let norm = 0;
+    for (let i = 0; i < dims; i++) {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      v[i] = x / 2147483648 - 0.5;
+      norm += (v[i] as number) ** 2;
+    }
+    for (let i = 0; i < dims; i++) v[i] = (v[i] as number) / Math.sqrt(norm);
+    return v;
+  };
+
+  it("finds the same nearest vector as the exact flat index, and forgets removed ones", () => {
+    const hnsw = new HnswIndex(64, 16);
+    const flat = new FlatIndex(64);
+    for (let i = 0; i < 2000; i++) {
+      hnsw.add(`v${i}`, unit(i));
+      flat.add(`v${i}`, unit(i));
+    }
+    let agree = 0;
+    for (let q = 5000; q < 5100; q++) if (hnsw.search(unit(q), 1)[0]?.id === flat.search(unit(q), 1)[0]?.id) agree++;
+    expect(agree).toBeGreaterThanOrEqual(95);
+    expect(hnsw.search(unit(7), 1)[0]).toMatchObject({ id: "v7" });
+    expect(hnsw.search(unit(7), 1)[0]?.score).toBeCloseTo(1, 5);
+    expect(hnsw.remove("v7")).toBe(true);
+    expect(hnsw.search(unit(7), 1)[0]?.id).not.toBe("v7");
+    expect(hnsw.size).toBe(1999);
+  });
+
+  it("starts flat and moves to HNSW past its threshold, keeping every entry", () => {
+    const growing = new GrowingIndex(64, 100);
+    for (let i = 0; i < 300; i++) growing.add(`v${i}`, unit(i));
+    expect(growing.size).toBe(300);
+    for (const i of [0, 99, 100, 299]) expect(growing.search(unit(i), 1)[0]?.id).toBe(`v${i}`);
+  });
+});

@@ -57,6 +57,14 @@ export class FlatIndex implements VectorIndex {
     this.slotOf.set(id, slot);
   }
 
+  /** Every stored vector (views into the rows: copy before keeping), for moving to another index. */
+  *entries(): IterableIterator<[string, Float32Array]> {
+    const d = this.dimensions;
+    for (let slot = 0; slot < this.ids.length; slot++) {
+      yield [this.ids[slot] as string, this.rows.subarray(slot * d, (slot + 1) * d)];
+    }
+  }
+
   /** Moves the last row into the hole, so rows stay contiguous and a search never skips tombstones. */
   remove(id: string): boolean {
     const slot = this.slotOf.get(id);

@@ -21,6 +21,7 @@ export {
   guardsMatch,
 } from "./guards.js";
 export { FlatIndex, type VectorHit, type VectorIndex } from "./index-flat.js";
+export { GrowingIndex, HnswIndex } from "./index-hnsw.js";
 export { RemoteEmbedder } from "./remote-embedder.js";
 export {
   DEFAULT_MAX_ENTRIES_PER_NAMESPACE,

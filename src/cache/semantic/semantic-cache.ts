@@ -5,7 +5,8 @@
 import { type Embedder, NgramEmbedder } from "./embedder.js";
 import { EntryErrorBound, ERROR_BOUND_DEFAULTS, type ErrorBoundOptions, estimateFalseHitRate } from "./error-bound.js";
 import { compareGuardFeatures, contentKey, extractGuardFeatures, type GuardFeatures } from "./guards.js";
-import { FlatIndex } from "./index-flat.js";
+import { FlatIndex, type VectorIndex } from "./index-flat.js";
+import { GrowingIndex } from "./index-hnsw.js";
 
 /**
  * Chosen with bench/eval-cache.ts (default embedder and guards): QQP non-duplicates 0.7% false hits (target
@@ -31,6 +32,8 @@ export interface SemanticCacheOptions {
   readonly maxEntriesPerNamespace?: number;
   /** Nearest neighbours examined per lookup: the nearest may fail a guard that the next passes. */
   readonly candidates?: number;
+  /** A group holding this many entries moves from the flat index to HNSW (hnswlib-node); unset: always flat. */
+  readonly hnswAt?: number;
 }
 
 export interface SemanticHit {
@@ -56,7 +59,7 @@ interface Entry {
 
 interface Namespace {
   /** One flat index per group: a lookup scans only the group whose entries could pass the content guard. */
-  readonly groups: Map<string, FlatIndex>;
+  readonly groups: Map<string, VectorIndex>;
   /** Entry ids, oldest first (a Set iterates in insertion order). */
   readonly order: Set<string>;
 }
@@ -74,6 +77,7 @@ export class SemanticCache {
   private readonly errorBound: ErrorBoundOptions;
   private readonly maxEntriesPerNamespace: number;
   private readonly candidates: number;
+  private readonly hnswAt: number | undefined;
   private readonly namespaces = new Map<string, Namespace>();
   private readonly entries = new Map<string, Entry>();
 
@@ -85,6 +89,7 @@ export class SemanticCache {
     this.errorBound = { ...ERROR_BOUND_DEFAULTS, ...options.errorBound };
     this.maxEntriesPerNamespace = options.maxEntriesPerNamespace ?? DEFAULT_MAX_ENTRIES_PER_NAMESPACE;
     this.candidates = options.candidates ?? 4;
+    this.hnswAt = options.hnswAt;
     if (this.errorBound.priorFalseHitRate > this.errorBound.delta) {
       throw new RangeError("errorBound.priorFalseHitRate must not exceed errorBound.delta");
     }
@@ -151,7 +156,10 @@ export class SemanticCache {
     let index = space.groups.get(prompt.group);
     if (index === undefined) {
       // With content groups most hold one entry; start at one row rather than reserve empty ones.
-      index = new FlatIndex(this.embedder.dimensions, this.contentWordsMustMatch ? 1 : 16);
+      index =
+        this.hnswAt === undefined
+          ? new FlatIndex(this.embedder.dimensions, this.contentWordsMustMatch ? 1 : 16)
+          : new GrowingIndex(this.embedder.dimensions, this.hnswAt, this.contentWordsMustMatch ? 1 : 16);
       space.groups.set(prompt.group, index);
     }
     index.add(entryId, prompt.vector);
