@@ -41,6 +41,8 @@ export function resilienceStage(
   observer: ResilienceObserver = {},
 ): NamedStage {
   const { health, latency } = router;
+  const admit = (id: string) => health.admit(id);
+  const eligible = (id: string) => health.isEligible(id);
   const backoff = { baseMs: config.retry.base_ms, capMs: config.retry.max_backoff_ms };
   return {
     name: "resilience",
@@ -54,7 +56,7 @@ export function resilienceStage(
       let index = 0;
       let retries = 0;
       for (;;) {
-        const deployment = nextAdmitted(queue, index, tried, health);
+        const deployment = nextCandidate(queue, index, tried, admit);
         if (deployment === undefined) throw exhausted(ctx);
         index = queue.indexOf(deployment) + 1;
         ctx.deployment = deployment;
@@ -81,7 +83,7 @@ export function resilienceStage(
           if (outOfTries) throw withAttempts(ctx, err);
           // A context-window or content-policy failure goes to its own fallbacks; another deployment of the
           // same alias would refuse the same way.
-          let hasNext = fallbackClass === undefined && hasEligible(queue, index, tried, health);
+          let hasNext = fallbackClass === undefined && nextCandidate(queue, index, tried, eligible) !== undefined;
           if (!hasNext) {
             const next = fallbackPlan(ctx, router, fallbackClass ?? "general", fallbacksUsed);
             if (next === undefined) throw withAttempts(ctx, err);
@@ -90,7 +92,7 @@ export function resilienceStage(
             index = 0;
             hasNext = true;
           }
-          const following = nextAdmittedPeek(queue, index, tried, health);
+          const following = nextCandidate(queue, index, tried, eligible);
           const delay = retryDelay(
             {
               retry: retries,
@@ -179,41 +181,21 @@ async function callWithin(
   }
 }
 
-function nextAdmitted(
+/**
+ * The first deployment of `queue` from `from` not tried yet that `takes` accepts: `admit` before an attempt
+ * (it also takes a half-open probe), `isEligible` to look ahead without taking anything.
+ */
+function nextCandidate(
   queue: readonly Deployment[],
   from: number,
   tried: readonly string[],
-  health: Router["health"],
+  takes: (id: string) => boolean,
 ): Deployment | undefined {
   for (let i = from; i < queue.length; i++) {
     const d = queue[i] as Deployment;
-    if (tried.includes(d.id)) continue;
-    // The first pick was checked by the router a moment ago; admit() also takes a half-open probe.
-    if (health.admit(d.id)) return d;
+    if (!tried.includes(d.id) && takes(d.id)) return d;
   }
   return undefined;
-}
-
-function nextAdmittedPeek(
-  queue: readonly Deployment[],
-  from: number,
-  tried: readonly string[],
-  health: Router["health"],
-): Deployment | undefined {
-  for (let i = from; i < queue.length; i++) {
-    const d = queue[i] as Deployment;
-    if (!tried.includes(d.id) && health.isEligible(d.id)) return d;
-  }
-  return undefined;
-}
-
-function hasEligible(
-  queue: readonly Deployment[],
-  from: number,
-  tried: readonly string[],
-  health: Router["health"],
-): boolean {
-  return nextAdmittedPeek(queue, from, tried, health) !== undefined;
 }
 
 /** The next fallback alias of this class that has an eligible deployment; switches ctx.alias to it. */
