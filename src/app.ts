@@ -233,22 +233,25 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
   // Embeddings for the semantic cache through one of our own aliases: a pipeline without keys, limits or cache,
   // so the calls are routed, retried and recorded in the ledger like any other (key: none).
   const embedVia = config.cache.semantic.embedder;
+  // One routing setup for the client pipeline and the internal one (same router, rules, health, metrics).
+  const routingDeps = {
+    router: routing.router,
+    rules: routing.rules,
+    resilience: config.resilience,
+    regionHeader: config.routing.region_header,
+    defaultRegion: config.routing.region,
+    observer: {
+      retried: (alias: string, kind: string) => metrics.retries.labels({ alias, kind }).inc(),
+      fellBack: (from: string, to: string, kind: string) => metrics.fallbacks.labels({ from, to, kind }).inc(),
+      attempt: upstreamHistograms(metrics),
+    },
+  };
   const embedder = embedVia
     ? new RemoteEmbedder(
         embedVia.alias,
         embedVia.dimensions,
         embedThrough(
-          buildPipeline({
-            table,
-            cost: { engine, ledger, unknownPrice: "allow" },
-            routing: {
-              router: routing.router,
-              rules: routing.rules,
-              resilience: config.resilience,
-              regionHeader: config.routing.region_header,
-              defaultRegion: config.routing.region,
-            },
-          }),
+          buildPipeline({ table, cost: { engine, ledger, unknownPrice: "allow" }, routing: routingDeps }),
           embedVia.alias,
         ),
       )
@@ -274,18 +277,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
       : {}),
     gates: priorityGates(config),
     ...(cache ? { cache } : {}),
-    routing: {
-      router: routing.router,
-      rules: routing.rules,
-      resilience: config.resilience,
-      regionHeader: config.routing.region_header,
-      defaultRegion: config.routing.region,
-      observer: {
-        retried: (alias, kind) => metrics.retries.labels({ alias, kind }).inc(),
-        fellBack: (from, to, kind) => metrics.fallbacks.labels({ from, to, kind }).inc(),
-        attempt: upstreamHistograms(metrics),
-      },
-    },
+    routing: routingDeps,
   });
   const handleModelCall = createModelCallHandler({ pipeline, bodyLimit: config.server.body_limit, metrics, logger });
   const app = createHttpApp({
