@@ -53,6 +53,14 @@ async function post(gw: TestGateway, body: object, headers: Record<string, strin
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
+/** A chat request to a gateway without auth (the semantic tests run open). */
+const postOpen = (gw: TestGateway, body: object) =>
+  fetch(`${gw.origin}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+
 const ask = (content: string, extra: object = {}) => ({
   model: "chat",
   temperature: 0,
@@ -207,12 +215,7 @@ cache:
   it("answers a near-duplicate prompt from the cache, and refuses one that differs in a fact", async () => {
     const gw = await startGateway(semanticRoutes(upstream.url, 0));
     gateways.push(gw);
-    const ask = (body: object) =>
-      fetch(`${gw.origin}/v1/chat/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
+    const ask = (body: object) => postOpen(gw, body);
     expect((await ask(semAsk(`What is the capital of France? ${RUN}`))).headers.get("x-tollgate-cache")).toBe("miss");
     const before = calls();
     const near = await ask(semAsk(`what is the capital of france ${RUN}`));
@@ -247,12 +250,7 @@ cache:
 `);
     gateways.push(gw);
     const embeddings = () => upstream.requests.filter((r) => r.path.endsWith("/embeddings")).length;
-    const ask = (content: string) =>
-      fetch(`${gw.origin}/v1/chat/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(semAsk(content)),
-      });
+    const ask = (content: string) => postOpen(gw, semAsk(content));
     const before = embeddings();
     expect((await ask(`Name the longest river in Africa. ${RUN}`)).headers.get("x-tollgate-cache")).toBe("miss");
     expect(embeddings()).toBe(before + 1);
@@ -275,12 +273,7 @@ cache:
     const { join } = await import("node:path");
     const dir = await mkdtemp(join(tmpdir(), "tollgate-semantic-"));
     const first = await startGateway(semanticRoutes(upstream.url, 0), { TOLLGATE_DATA_DIR: dir });
-    const ask = (gw: TestGateway, content: string) =>
-      fetch(`${gw.origin}/v1/chat/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(semAsk(content)),
-      });
+    const ask = (gw: TestGateway, content: string) => postOpen(gw, semAsk(content));
     expect((await ask(first, `Who painted the Mona Lisa? ${RUN}`)).headers.get("x-tollgate-cache")).toBe("miss");
     await new Promise((r) => setTimeout(r, 100)); // the entry is written after the answer
     await first.close();
@@ -324,12 +317,7 @@ cache:
     const gw = await startGateway(semanticRoutes(`http://127.0.0.1:${port}/v1`, 1));
     gateways.push(gw);
     try {
-      const ask = (content: string) =>
-        fetch(`${gw.origin}/v1/chat/completions`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify(semAsk(content)),
-        });
+      const ask = (content: string) => postOpen(gw, semAsk(content));
       await ask(`Which river runs through Paris? ${RUN}`);
       const verified = await ask(`which river runs through paris ${RUN}`);
       // Verified, not served: the upstream answered, and its answer differs from the cached one.
