@@ -5,6 +5,8 @@ import { type Insertable, Kysely, Migrator, PostgresDialect, SqliteDialect, sql 
 import pg from "pg";
 import { migrationProvider } from "./migrations.js";
 import { PG_COLUMN_TYPES, type Schema } from "./schema.js";
+import { SqliteWriter } from "./sqlite-writer-client.js";
+import { sqliteValue } from "./sqlite-writer-protocol.js";
 
 export type { PgElementType, Schema, UsageRecordsTable } from "./schema.js";
 
@@ -14,8 +16,8 @@ export type { PgElementType, Schema, UsageRecordsTable } from "./schema.js";
  *
  * Why these: better-sqlite3 is light and needs no service (PGlite 0.5 took 5 s to create a database and added
  * ~260 MB of RSS, measured on this machine); Kysely gives one set of typed queries and one list of migrations
- * for both SQLite and Postgres, so no service has an `if (postgres)`. better-sqlite3 is synchronous: callers
- * keep it off the request path (the usage ledger batches writes on a timer).
+ * for both SQLite and Postgres, so no service has an `if (postgres)`. better-sqlite3 is synchronous: bulk inserts
+ * run on a writer thread (./sqlite-writer.ts), and other callers keep queries off the request path.
  */
 export interface Store {
   db: Kysely<Schema>;
@@ -40,6 +42,11 @@ export interface StoreOptions {
   databaseUrl?: string;
   /** Embedded database file; `:memory:` for a throwaway one. Default `.tollgate/usage.db`. */
   sqlitePath?: string;
+  /**
+   * Embedded file only: batch inserts run on a writer thread with its own connection, off the event loop.
+   * Default true; false writes on the calling thread (the CLI, which writes a row and exits).
+   */
+  writerThread?: boolean;
   /** Postgres only: the schema to use (created by migrate(), set as the connection's search_path). */
   pgSchema?: string;
   /** Postgres only: pool size. Default 10. */
@@ -65,7 +72,20 @@ function openSqlite(options: StoreOptions): Store {
   database.pragma("synchronous = NORMAL");
   database.pragma("busy_timeout = 5000");
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database }) });
+  const writer = path !== ":memory:" && options.writerThread !== false ? new SqliteWriter(path) : undefined;
+  const statements = new Map<string, { sql: string; columns: string[] }>();
   const inserts = new Map<string, (batch: readonly Record<string, unknown>[]) => void>();
+  const statementFor = (table: string, conflictColumn: string) => {
+    const key = `${table}:${conflictColumn}`;
+    let statement = statements.get(key);
+    if (statement === undefined) {
+      const columns = Object.keys(PG_COLUMN_TYPES[table as keyof Schema] as Record<string, string>);
+      const sql = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(", ")}) values (${columns.map(() => "?").join(", ")}) on conflict ("${conflictColumn}") do nothing`;
+      statement = { sql, columns };
+      statements.set(key, statement);
+    }
+    return statement;
+  };
   return {
     db,
     dialect: "sqlite",
@@ -74,29 +94,24 @@ function openSqlite(options: StoreOptions): Store {
       if (rows.length === 0) return;
       // One prepared statement run per row inside one transaction: the batch is built and parsed once, not a
       // multi-row query per batch (Kysely's compile + SQLite's parse cost ~20 µs a row here, measured).
-      const key = `${table}:${conflictColumn}`;
-      let insert = inserts.get(key);
+      const { sql, columns } = statementFor(table, conflictColumn);
+      const batch = rows as readonly Record<string, unknown>[];
+      if (writer !== undefined) return writer.insert(sql, columns, batch);
+      let insert = inserts.get(sql);
       if (insert === undefined) {
-        const columns = Object.keys(PG_COLUMN_TYPES[table] as Record<string, string>);
-        const statement = database.prepare(
-          `insert into "${table}" (${columns.map((c) => `"${c}"`).join(", ")}) values (${columns.map(() => "?").join(", ")}) on conflict ("${conflictColumn}") do nothing`,
-        );
-        insert = database.transaction((batch: readonly Record<string, unknown>[]) => {
-          for (const row of batch) statement.run(columns.map((c) => sqliteValue(row[c])));
+        const statement = database.prepare(sql);
+        insert = database.transaction((all: readonly Record<string, unknown>[]) => {
+          for (const row of all) statement.run(columns.map((c) => sqliteValue(row[c])));
         });
-        inserts.set(key, insert);
+        inserts.set(sql, insert);
       }
-      insert(rows as readonly Record<string, unknown>[]);
+      insert(batch);
     },
-    close: () => db.destroy(),
+    close: async () => {
+      await writer?.close();
+      await db.destroy();
+    },
   };
-}
-
-/** What better-sqlite3 binds: no undefined, booleans as 0/1. */
-function sqliteValue(v: unknown): unknown {
-  if (v === undefined) return null;
-  if (typeof v === "boolean") return v ? 1 : 0;
-  return v;
 }
 
 function openPostgres(url: string, options: StoreOptions): Store {
