@@ -1,8 +1,24 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 
-export type AlertKind = "soft" | "hard" | "emergency";
+/** Budget levels crossed; a forecast crossing a level before the period ends; a spend or request-rate anomaly. */
+export type AlertKind =
+  | "soft"
+  | "hard"
+  | "emergency"
+  | "projected_budget_breach"
+  | "anomaly_warning"
+  | "anomaly_critical";
 
-/** A budget event worth telling a human about; built by the budget service. */
+/** What an anomaly alert measured: the rate against its baseline. */
+export interface AnomalyDetail {
+  metric: "spend" | "requests";
+  /** Per hour, in USD for spend and requests for requests. */
+  rate: number;
+  baseline: number;
+  zScore: number;
+}
+
+/** An event worth telling a human about; built by the budget service, the forecaster or the anomaly detector. */
 export interface AlertEvent {
   kind: AlertKind;
   /** The budget scope, e.g. "team:search" or "key:k_123/alias:gpt-4o". */
@@ -16,6 +32,11 @@ export interface AlertEvent {
   limitUsd: number;
   /** When it happened: an ISO 8601 string or epoch milliseconds. */
   at: string | number;
+  /** projected_budget_breach: the day (YYYY-MM-DD) the forecast reaches the limit, and the forecast period end. */
+  projectedDate?: string;
+  forecastUsd?: number;
+  /** anomaly_*: what was measured. */
+  anomaly?: AnomalyDetail;
 }
 
 export type AlertFormat = "json" | "slack";
@@ -32,23 +53,44 @@ const HEADLINE: Record<AlertKind, string> = {
   soft: ":warning: Budget warning",
   hard: ":no_entry: Budget exceeded",
   emergency: ":rotating_light: Emergency brake",
+  projected_budget_breach: ":crystal_ball: Projected budget breach",
+  anomaly_warning: ":chart_with_upwards_trend: Spend anomaly",
+  anomaly_critical: ":rotating_light: Critical spend anomaly",
 };
+
+const TYPE: Record<AlertKind, string> = {
+  soft: "tollgate.budget.alert",
+  hard: "tollgate.budget.alert",
+  emergency: "tollgate.budget.alert",
+  projected_budget_breach: "tollgate.forecast.alert",
+  anomaly_warning: "tollgate.anomaly.alert",
+  anomaly_critical: "tollgate.anomaly.alert",
+};
+
+function slackText(event: AlertEvent, at: string): string {
+  const head = `${HEADLINE[event.kind]} for ${event.scope} (${event.period})`;
+  if (event.kind === "projected_budget_breach") {
+    return `${head}: forecast reaches ${usd(event.limitUsd)} on ${event.projectedDate ?? "?"} (${usd(event.forecastUsd ?? 0)} by the period end; ${usd(event.spentUsd)} spent so far). ${at}`;
+  }
+  if (event.anomaly !== undefined) {
+    const a = event.anomaly;
+    const unit = a.metric === "spend" ? "USD/h" : "requests/h";
+    return `${head}: ${a.metric} rate ${a.rate.toFixed(2)} ${unit} against a baseline of ${a.baseline.toFixed(2)} (modified z ${a.zScore.toFixed(1)}). ${at}`;
+  }
+  const what =
+    event.kind === "emergency"
+      ? "spend velocity tripped the brake; requests are blocked until an admin resets it or the cool-down passes"
+      : event.kind === "hard"
+        ? "requests are refused until the period resets"
+        : "requests still pass";
+  return `${head}: ${percent(event.usedFraction)} used, ${usd(event.spentUsd)} of ${usd(event.limitUsd)} (threshold ${percent(event.threshold)}); ${what}. ${at}`;
+}
 
 export function alertBody(event: AlertEvent, format: AlertFormat): string {
   const at = typeof event.at === "number" ? new Date(event.at).toISOString() : event.at;
-  if (format === "slack") {
-    const what =
-      event.kind === "emergency"
-        ? "spend velocity tripped the brake; requests are blocked until an admin resets it or the cool-down passes"
-        : event.kind === "hard"
-          ? "requests are refused until the period resets"
-          : "requests still pass";
-    return JSON.stringify({
-      text: `${HEADLINE[event.kind]} for ${event.scope} (${event.period}): ${percent(event.usedFraction)} used, ${usd(event.spentUsd)} of ${usd(event.limitUsd)} (threshold ${percent(event.threshold)}); ${what}. ${at}`,
-    });
-  }
+  if (format === "slack") return JSON.stringify({ text: slackText(event, at) });
   return JSON.stringify({
-    type: "tollgate.budget.alert",
+    type: TYPE[event.kind],
     id: alertId(event),
     kind: event.kind,
     scope: event.scope,
@@ -57,6 +99,10 @@ export function alertBody(event: AlertEvent, format: AlertFormat): string {
     usedFraction: event.usedFraction,
     spentUsd: event.spentUsd,
     limitUsd: event.limitUsd,
+    ...(event.projectedDate !== undefined
+      ? { projectedDate: event.projectedDate, forecastUsd: event.forecastUsd }
+      : {}),
+    ...(event.anomaly !== undefined ? { anomaly: event.anomaly } : {}),
     at,
   });
 }

@@ -1,4 +1,4 @@
-export type { AlertEvent, AlertFormat, AlertKind } from "./format.js";
+export type { AlertEvent, AlertFormat, AlertKind, AnomalyDetail } from "./format.js";
 export { alertBody, alertId, signAlert, verifyAlertSignature } from "./format.js";
 export type { AlertSenderOptions, AlertTarget, DeliveryResult } from "./sender.js";
 export { AlertSender } from "./sender.js";

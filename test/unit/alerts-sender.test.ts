@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   type AlertEvent,
   AlertSender,
+  alertBody,
   type DeliveryResult,
   signAlert,
   verifyAlertSignature,
@@ -226,5 +227,34 @@ describe("AlertSender", () => {
     b.send(event);
     await Promise.all([a.close(2000), b.close(2000)]);
     expect(hook.received).toHaveLength(1);
+  });
+});
+
+describe("alertBody for forecasts and anomalies", () => {
+  const base = { scope: "team:search", period: "monthly:2026-11", threshold: 1, usedFraction: 0.4, at: 0 };
+
+  it("says when the forecast reaches the limit, in JSON and in Slack's text", () => {
+    const event: AlertEvent = {
+      ...base,
+      kind: "projected_budget_breach",
+      spentUsd: 40,
+      limitUsd: 100,
+      projectedDate: "2026-11-21",
+      forecastUsd: 130,
+    };
+    const json = JSON.parse(alertBody(event, "json"));
+    expect(json).toMatchObject({ type: "tollgate.forecast.alert", projectedDate: "2026-11-21", forecastUsd: 130 });
+    expect(JSON.parse(alertBody(event, "slack")).text).toMatch(/reaches \$100\.00 on 2026-11-21 \(\$130\.00 by/);
+  });
+
+  it("carries the anomaly's rate, baseline and score", () => {
+    const anomaly = { metric: "spend" as const, rate: 50, baseline: 10, zScore: 7.5 };
+    const event: AlertEvent = { ...base, kind: "anomaly_critical", spentUsd: 4, limitUsd: 0, anomaly };
+    expect(JSON.parse(alertBody(event, "json"))).toMatchObject({ type: "tollgate.anomaly.alert", anomaly });
+    expect(JSON.parse(alertBody(event, "slack")).text).toMatch(/spend rate 50\.00 USD\/h against a baseline of 10\.00/);
+    // Budget alerts keep their type, so existing receivers are unaffected.
+    expect(JSON.parse(alertBody({ ...base, kind: "soft", spentUsd: 1, limitUsd: 2 }, "json")).type).toBe(
+      "tollgate.budget.alert",
+    );
   });
 });
