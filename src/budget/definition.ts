@@ -18,6 +18,10 @@ export const EmergencyBrakeSchema = z
       .positive()
       .default(900)
       .describe("How long the brake holds unless an admin resets it first."),
+    on_critical_anomaly: z
+      .boolean()
+      .default(false)
+      .describe("Also trip the brake when the anomaly detector flags this scope's spend or request rate as critical."),
   })
   .strict();
 

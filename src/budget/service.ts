@@ -189,6 +189,31 @@ export class BudgetService {
     await this.counters.release(reservation.id);
   }
 
+  /**
+   * The anomaly detector's critical level: trips the brake of every definition owned by `owner` ("team:blue")
+   * whose emergency rule asks for it. Returns the labels of the scopes now braked.
+   */
+  async brakeOnAnomaly(owner: string): Promise<string[]> {
+    const braked: string[] = [];
+    for (const b of this.index.all) {
+      const rule = b.def.emergency;
+      if (!rule?.on_critical_anomaly || `${b.def.scope}:${b.def.id}` !== owner) continue;
+      await this.tripBrake(b, rule.cooldown_s);
+      braked.push(b.label);
+    }
+    return braked;
+  }
+
+  private async tripBrake(b: CompiledBudget, cooldownS: number): Promise<void> {
+    const until = await this.counters.tripBrake(b.scopeKey, cooldownS * 1000);
+    this.observer.breached?.(b.label, "emergency", {
+      scope: b.label,
+      period: b.def.period,
+      resetAt: new Date(until),
+      level: "emergency",
+    });
+  }
+
   /** Lifts an emergency brake before its cool-down; `scope` is a scope key ("team:blue") or label ("team blue"). */
   async resetBrake(scope: string): Promise<void> {
     const byLabel = this.index.all.find((b) => b.label === scope);
@@ -338,13 +363,7 @@ export class BudgetService {
         hourMean > 0 &&
         v.lastMinuteUsd > rule.multiple_of_trailing_hour * hourMean;
       if (!overRate && !overMultiple) continue;
-      const until = await this.counters.tripBrake(b.scopeKey, rule.cooldown_s * 1000);
-      this.observer.breached?.(b.label, "emergency", {
-        scope: b.label,
-        period: b.def.period,
-        resetAt: new Date(until),
-        level: "emergency",
-      });
+      await this.tripBrake(b, rule.cooldown_s);
     }
   }
 }

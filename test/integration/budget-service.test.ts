@@ -207,6 +207,22 @@ describe.each(["memory", "redis"] as const)("budget service (%s)", (kind) => {
     ok(await s.reserve(BLUE));
   });
 
+  it("trips the brake on a critical anomaly only where the emergency rule asks for it", async () => {
+    t = Date.parse("2026-11-25T12:00:10Z");
+    const s = service({
+      definitions: [
+        { scope: "team", id: "blue", limit_usd: 100, emergency: { on_critical_anomaly: true, cooldown_s: 120 } },
+        { scope: "org", id: "acme", limit_usd: 100, emergency: { usd_per_minute: 50 } },
+      ],
+    });
+    expect(await s.brakeOnAnomaly("org:acme")).toEqual([]);
+    ok(await s.reserve(BLUE));
+    expect(await s.brakeOnAnomaly("team:blue")).toEqual(["team blue"]);
+    expect(refused(await s.reserve(BLUE))).toMatchObject({ level: "emergency", scope: "team blue" });
+    t += 120_001;
+    ok(await s.reserve(BLUE));
+  });
+
   it("releases a hold and settles once, through the service", async () => {
     t = Date.parse("2026-11-25T12:00:00Z");
     const settled: number[] = [];
