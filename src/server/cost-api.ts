@@ -1,6 +1,6 @@
 import type { Context, Hono } from "hono";
 import { z } from "zod";
-import { type KeyService, secretsEqual } from "../auth/index.js";
+import type { KeyService } from "../auth/index.js";
 import type { CostEngine } from "../cost/engine.js";
 import { GatewayError } from "../errors.js";
 import { type ChatCompletionRequest, ChatCompletionRequestSchema } from "../openai/schema.js";
@@ -10,6 +10,7 @@ import type { Store } from "../store/index.js";
 import { queryUsage, toCsv, type UsageGroupBy } from "../usage/index.js";
 import { requestIdFrom } from "./exchange.js";
 import { jsonResponse, parseBody } from "./http.js";
+import { readerOf } from "./reader.js";
 
 export interface CostApiDeps {
   table: RoutingTable;
@@ -21,11 +22,6 @@ export interface CostApiDeps {
   /** With auth on: every route needs a key; a team key reads only its team's usage, the master key any. */
   keys?: KeyService;
   masterKey?: string | undefined;
-}
-
-/** Who may read what: undefined team = everything (the master key, or no auth). */
-interface Reader {
-  teamId: string | undefined;
 }
 
 const GROUP_BY = ["day", "hour", "key", "team", "model", "provider"] as const;
@@ -77,14 +73,7 @@ interface Candidate {
 export function mountCostApi(app: Hono, deps: CostApiDeps): void {
   const { table, pricing, engine, store } = deps;
   const idOf = (c: Context) => requestIdFrom(c.req.header("x-request-id"));
-  const reader = async (c: Context): Promise<Reader> => {
-    if (deps.keys === undefined) return { teamId: undefined };
-    const header = c.req.header("authorization");
-    const presented = header?.replace(/^Bearer\s+/i, "");
-    if (deps.masterKey && presented && secretsEqual(presented, deps.masterKey)) return { teamId: undefined };
-    const key = await deps.keys.authenticate(header);
-    return { teamId: key.teamId };
-  };
+  const reader = readerOf(deps);
   app.use("/v1/usage/*", async (c, next) => {
     await reader(c);
     await next();
