@@ -3,6 +3,9 @@
 // bench/eval-cache.ts` (npm run eval:cache). Targets: false hits <= 1% of QQP non-duplicates, none on
 // Arena-Hard (distinct real prompts, leave-one-out), none on the adversarial pairs.
 // The lexical embedder is a near-duplicate detector: expect modest hit rates on paraphrases.
+// Optional embedders run over the same data and join one comparison table: EVAL_ONNX_MODEL=<model folder>
+// (or =tiny, the test model: plumbing only), EVAL_ONNX_THRESHOLD. EVAL_QQP_LIMIT=<n> evaluates an evenly spread
+// sample of n QQP pairs (for every embedder) instead of all 80,854.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +21,8 @@ import {
   type SemanticHit,
 } from "../src/cache/semantic/index.js";
 import { countTextTokens } from "../src/tokens/encoding.js";
+import { adversarialPairs } from "./lib/adversarial-pairs.js";
+import { optionalEmbedders, precompute } from "./lib/eval-embedders.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const DATA = resolve(ROOT, "../shared/eval");
@@ -33,8 +38,9 @@ interface Row {
   notes: string;
 }
 
-const cache = new SemanticCache();
-const embedder = cache.embedder;
+// Reassigned for each optional embedder; the helpers below read them.
+let cache = new SemanticCache();
+let embedder = cache.embedder;
 const embedTimes: number[] = [];
 const lookupTimes: number[] = [];
 
@@ -75,78 +81,25 @@ function timed<T>(body: () => T): { result: T; embedUsP50: number; lookupUsP50: 
   return { result, embedUsP50: p50(embedTimes), lookupUsP50: p50(lookupTimes) };
 }
 
-// 1. QQP: one namespace per pair, store a, ask b.
+// The data, read once: QQP pairs (store a, ask b), paraphrases, Arena-Hard prompts, adversarial pairs.
 interface QqpPair {
   a: string;
   b: string;
   duplicate: boolean;
 }
-const qqp: QqpPair[] = gunzipSync(readFileSync(resolve(DATA, "qqp-pairs.jsonl.gz")))
+const qqpAll: QqpPair[] = gunzipSync(readFileSync(resolve(DATA, "qqp-pairs.jsonl.gz")))
   .toString("utf8")
   .trim()
   .split("\n")
   .map((line) => JSON.parse(line) as QqpPair);
 
-const qqpRun = timed(() => {
-  let duplicateHits = 0;
-  let falseHits = 0;
-  // Raw similarity and guards per pair too, for the sweep behind the default threshold.
-  const scored = qqp.map((pair, i) => {
-    const namespace = `qqp:${i}`;
-    const stored = prepare(pair.a).prepared;
-    cache.storePrepared(namespace, stored, namespace);
-    const { hit, prepared } = timedLookup(namespace, pair.b);
-    if (hit !== undefined) pair.duplicate ? duplicateHits++ : falseHits++;
-    cache.clearNamespace(namespace);
-    const similarity = dot(stored.vector, prepared.vector);
-    return {
-      duplicate: pair.duplicate,
-      similarity,
-      guards: compareGuardFeatures(stored.features, prepared.features).ok,
-    };
-  });
-  return { duplicateHits, falseHits, scored };
-});
-const qqpDuplicates = qqp.filter((p) => p.duplicate).length;
-const qqpOthers = qqp.length - qqpDuplicates;
-const qqpFalseHitRate = qqpRun.result.falseHits / qqpOthers;
-const sweep = [0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95].map((threshold) => {
-  const above = qqpRun.result.scored.filter((s) => s.similarity >= threshold);
-  const share = (hits: typeof above, duplicate: boolean) =>
-    hits.filter((s) => s.duplicate === duplicate).length / (duplicate ? qqpDuplicates : qqpOthers);
-  const guarded = above.filter((s) => s.guards);
-  return {
-    threshold,
-    hitRate: share(guarded, true),
-    falseHitRate: share(guarded, false),
-    hitRateWithoutGuards: share(above, true),
-    falseHitRateWithoutGuards: share(above, false),
-  };
-});
-
-// 2. Paraphrases: all origins in one namespace, ask each paraphrase.
+const qqpLimit = Number(process.env.EVAL_QQP_LIMIT) || qqpAll.length;
+const qqpStride = Math.max(1, Math.floor(qqpAll.length / qqpLimit));
+const qqp = qqpStride === 1 ? qqpAll : qqpAll.filter((_, i) => i % qqpStride === 0).slice(0, qqpLimit);
 const paraphrases = JSON.parse(readFileSync(resolve(DATA, "paraphrase-pairs.json"), "utf8")) as {
   origin: string;
   similar: string;
 }[];
-const paraphraseRun = timed(() => {
-  paraphrases.forEach((p, i) => {
-    cache.storePrepared("paraphrase", prepare(p.origin).prepared, `para:${i}`);
-  });
-  let hits = 0;
-  let right = 0;
-  for (const p of paraphrases) {
-    const { hit } = timedLookup("paraphrase", p.similar);
-    if (hit === undefined) continue;
-    hits++;
-    // Some origins repeat: any entry with the same origin text is the right answer.
-    if (paraphrases[Number(hit.entryId.slice(5))]?.origin === p.origin) right++;
-  }
-  cache.clearNamespace("paraphrase");
-  return { hits, right };
-});
-
-// 3. Arena-Hard: distinct prompts; each asked against an index holding all the others.
 const arena = ["arena-hard-v0.1-prompts.jsonl", "arena-hard-v2.0-prompts.jsonl"].flatMap((file) =>
   readFileSync(resolve(DATA, file), "utf8")
     .trim()
@@ -154,45 +107,165 @@ const arena = ["arena-hard-v0.1-prompts.jsonl", "arena-hard-v2.0-prompts.jsonl"]
     .map((line) => (JSON.parse(line) as { prompt: string }).prompt),
 );
 const eligibleArena = arena.filter((prompt) => isEligible(1, countTextTokens(prompt, "o200k_base")));
-const arenaRun = timed(() => {
-  const prepared = eligibleArena.map((prompt) => prepare(prompt).prepared);
-  embedTimes.length = 0; // the store phase embeds too; time the asks only, like the other rows
-  prepared.forEach((p, i) => {
-    cache.storePrepared("arena", p, `arena:${i}`);
-  });
-  let falseHits = 0;
-  eligibleArena.forEach((prompt, i) => {
-    cache.remove(`arena:${i}`);
-    if (timedLookup("arena", prompt).hit !== undefined) falseHits++;
-    cache.storePrepared("arena", prepared[i] as PreparedPrompt, `arena:${i}`);
-  });
-  cache.clearNamespace("arena");
-  return { falseHits };
-});
-
-// 4. Adversarial: near-identical pairs that want different answers.
-type Kind = "numbers" | "languages" | "negations" | "identifiers" | "units" | "quotes";
 const adversarial = adversarialPairs();
-const adversarialRun = timed(() => {
-  const byKind: Record<string, number> = {};
-  let falseHits = 0;
-  let similaritySum = 0;
-  let aboveThreshold = 0;
-  adversarial.forEach(([kind, a, b], i) => {
-    const stored = prepare(a).prepared;
-    cache.storePrepared(`adv:${i}`, stored, `adv:${i}`);
-    const { hit, prepared } = timedLookup(`adv:${i}`, b);
-    if (hit !== undefined) {
-      falseHits++;
-      byKind[kind] = (byKind[kind] ?? 0) + 1;
-    }
-    const similarity = dot(stored.vector, prepared.vector);
-    similaritySum += similarity;
-    if (similarity >= DEFAULT_SIMILARITY_THRESHOLD) aboveThreshold++;
-    cache.clearNamespace(`adv:${i}`);
+
+/** One table row; rates are shares of `pairs`, and a false-hit rate of undefined means "not applicable". */
+function row(
+  dataset: string,
+  pairs: number,
+  hits: number,
+  falseHits: number | undefined,
+  run: { embedUsP50: number; lookupUsP50: number },
+  notes: string,
+  precision?: number,
+): Row {
+  const falseHitRate = falseHits === undefined ? Number.NaN : falseHits / pairs;
+  const { embedUsP50, lookupUsP50 } = run;
+  return { dataset, pairs, hitRate: hits / pairs, falseHitRate, precision, embedUsP50, lookupUsP50, notes };
+}
+
+/** Every data set through the current cache and embedder: the rows of the table, the QQP sweep, the raw counts. */
+function evaluate() {
+  // 1. QQP: one namespace per pair, store a, ask b.
+  const qqpRun = timed(() => {
+    let duplicateHits = 0;
+    let falseHits = 0;
+    // Raw similarity and guards per pair too, for the sweep behind the default threshold.
+    const scored = qqp.map((pair, i) => {
+      const namespace = `qqp:${i}`;
+      const stored = prepare(pair.a).prepared;
+      cache.storePrepared(namespace, stored, namespace);
+      const { hit, prepared } = timedLookup(namespace, pair.b);
+      if (hit !== undefined) pair.duplicate ? duplicateHits++ : falseHits++;
+      cache.clearNamespace(namespace);
+      const similarity = dot(stored.vector, prepared.vector);
+      return {
+        duplicate: pair.duplicate,
+        similarity,
+        guards: compareGuardFeatures(stored.features, prepared.features).ok,
+      };
+    });
+    return { duplicateHits, falseHits, scored };
   });
-  return { falseHits, byKind, meanSimilarity: similaritySum / adversarial.length, aboveThreshold };
-});
+  const qqpDuplicates = qqp.filter((p) => p.duplicate).length;
+  const qqpOthers = qqp.length - qqpDuplicates;
+  const qqpFalseHitRate = qqpRun.result.falseHits / qqpOthers;
+  const sweep = [0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95].map((threshold) => {
+    const above = qqpRun.result.scored.filter((s) => s.similarity >= threshold);
+    const share = (hits: typeof above, duplicate: boolean) =>
+      hits.filter((s) => s.duplicate === duplicate).length / (duplicate ? qqpDuplicates : qqpOthers);
+    const guarded = above.filter((s) => s.guards);
+    return {
+      threshold,
+      hitRate: share(guarded, true),
+      falseHitRate: share(guarded, false),
+      hitRateWithoutGuards: share(above, true),
+      falseHitRateWithoutGuards: share(above, false),
+    };
+  });
+
+  // 2. Paraphrases: all origins in one namespace, ask each paraphrase.
+  const paraphraseRun = timed(() => {
+    paraphrases.forEach((p, i) => {
+      cache.storePrepared("paraphrase", prepare(p.origin).prepared, `para:${i}`);
+    });
+    let hits = 0;
+    let right = 0;
+    for (const p of paraphrases) {
+      const { hit } = timedLookup("paraphrase", p.similar);
+      if (hit === undefined) continue;
+      hits++;
+      // Some origins repeat: any entry with the same origin text is the right answer.
+      if (paraphrases[Number(hit.entryId.slice(5))]?.origin === p.origin) right++;
+    }
+    cache.clearNamespace("paraphrase");
+    return { hits, right };
+  });
+
+  // 3. Arena-Hard: distinct prompts; each asked against an index holding all the others.
+  const arenaRun = timed(() => {
+    const prepared = eligibleArena.map((prompt) => prepare(prompt).prepared);
+    embedTimes.length = 0; // the store phase embeds too; time the asks only, like the other rows
+    prepared.forEach((p, i) => {
+      cache.storePrepared("arena", p, `arena:${i}`);
+    });
+    let falseHits = 0;
+    eligibleArena.forEach((prompt, i) => {
+      cache.remove(`arena:${i}`);
+      if (timedLookup("arena", prompt).hit !== undefined) falseHits++;
+      cache.storePrepared("arena", prepared[i] as PreparedPrompt, `arena:${i}`);
+    });
+    cache.clearNamespace("arena");
+    return { falseHits };
+  });
+
+  // 4. Adversarial: near-identical pairs that want different answers.
+  const adversarialRun = timed(() => {
+    const byKind: Record<string, number> = {};
+    let falseHits = 0;
+    let similaritySum = 0;
+    let aboveThreshold = 0;
+    adversarial.forEach(([kind, a, b], i) => {
+      const stored = prepare(a).prepared;
+      cache.storePrepared(`adv:${i}`, stored, `adv:${i}`);
+      const { hit, prepared } = timedLookup(`adv:${i}`, b);
+      if (hit !== undefined) {
+        falseHits++;
+        byKind[kind] = (byKind[kind] ?? 0) + 1;
+      }
+      const similarity = dot(stored.vector, prepared.vector);
+      similaritySum += similarity;
+      if (similarity >= cache.similarityThreshold) aboveThreshold++;
+      cache.clearNamespace(`adv:${i}`);
+    });
+    return { falseHits, byKind, meanSimilarity: similaritySum / adversarial.length, aboveThreshold };
+  });
+
+  const { duplicateHits, falseHits: qqpFalseHits } = qqpRun.result;
+  const paraphraseWrong = paraphraseRun.result.hits - paraphraseRun.result.right;
+  const rows: Row[] = [
+    row(
+      "QQP duplicates",
+      qqpDuplicates,
+      duplicateHits,
+      undefined,
+      qqpRun,
+      "precision: duplicate hits / all hits",
+      duplicateHits / (duplicateHits + qqpFalseHits),
+    ),
+    row("QQP non-duplicates", qqpOthers, qqpFalseHits, qqpFalseHits, qqpRun, "every hit is false"),
+    row(
+      "paraphrases",
+      paraphrases.length,
+      paraphraseRun.result.hits,
+      paraphraseWrong,
+      paraphraseRun,
+      `${paraphrases.length} origins in one namespace; a false hit returns another origin`,
+      paraphraseRun.result.hits === 0 ? undefined : paraphraseRun.result.right / paraphraseRun.result.hits,
+    ),
+    row(
+      "Arena-Hard leave-one-out",
+      eligibleArena.length,
+      arenaRun.result.falseHits,
+      arenaRun.result.falseHits,
+      arenaRun,
+      `${arena.length - eligibleArena.length} of ${arena.length} over 8,191 tokens skipped; every hit is false`,
+    ),
+    row(
+      "adversarial",
+      adversarial.length,
+      adversarialRun.result.falseHits,
+      adversarialRun.result.falseHits,
+      adversarialRun,
+      `mean similarity ${adversarialRun.result.meanSimilarity.toFixed(3)}, ` +
+        `${adversarialRun.result.aboveThreshold} above the threshold: the guards stop them`,
+    ),
+  ];
+
+  return { rows, sweep, qqpFalseHitRate, qqpRun, paraphraseRun, arenaRun, adversarialRun };
+}
+
+const { rows, sweep, qqpFalseHitRate, arenaRun, adversarialRun } = evaluate();
 
 // Speed: one embed of a 30-word question, and a raw flat-index scan of 10,000 entries, k = 1.
 const question =
@@ -224,11 +297,11 @@ const flatScan = [embedder.dimensions, 2048].map((dimensions) => {
 // questions stored in one namespace, 1,000 others asked.
 const namespaceLookup = (() => {
   const big = new SemanticCache();
-  const stored = qqp.slice(0, 10_000).map((p) => p.a);
+  const stored = qqpAll.slice(0, 10_000).map((p) => p.a);
   for (const [i, q] of stored.entries()) {
     big.storePrepared("big", big.prepareEmbedded(q, embedder.embed(q) as Float32Array), `e${i}`);
   }
-  const asked = qqp.slice(10_000, 11_000).map((p) => p.b);
+  const asked = qqpAll.slice(10_000, 11_000).map((p) => p.b);
   for (const q of asked.slice(0, 100))
     big.lookupPrepared("big", big.prepareEmbedded(q, embedder.embed(q) as Float32Array));
   const times = asked.map((q) => {
@@ -238,62 +311,6 @@ const namespaceLookup = (() => {
   });
   return { entries: big.namespaceSize("big"), p50Us: p50(times), p99Us: percentile(times, 99) };
 })();
-
-/** One table row; rates are shares of `pairs`, and a false-hit rate of undefined means "not applicable". */
-function row(
-  dataset: string,
-  pairs: number,
-  hits: number,
-  falseHits: number | undefined,
-  run: { embedUsP50: number; lookupUsP50: number },
-  notes: string,
-  precision?: number,
-): Row {
-  const falseHitRate = falseHits === undefined ? Number.NaN : falseHits / pairs;
-  const { embedUsP50, lookupUsP50 } = run;
-  return { dataset, pairs, hitRate: hits / pairs, falseHitRate, precision, embedUsP50, lookupUsP50, notes };
-}
-
-const { duplicateHits, falseHits: qqpFalseHits } = qqpRun.result;
-const paraphraseWrong = paraphraseRun.result.hits - paraphraseRun.result.right;
-const rows: Row[] = [
-  row(
-    "QQP duplicates",
-    qqpDuplicates,
-    duplicateHits,
-    undefined,
-    qqpRun,
-    "precision: duplicate hits / all hits",
-    duplicateHits / (duplicateHits + qqpFalseHits),
-  ),
-  row("QQP non-duplicates", qqpOthers, qqpFalseHits, qqpFalseHits, qqpRun, "every hit is false"),
-  row(
-    "paraphrases",
-    paraphrases.length,
-    paraphraseRun.result.hits,
-    paraphraseWrong,
-    paraphraseRun,
-    `${paraphrases.length} origins in one namespace; a false hit returns another origin`,
-    paraphraseRun.result.hits === 0 ? undefined : paraphraseRun.result.right / paraphraseRun.result.hits,
-  ),
-  row(
-    "Arena-Hard leave-one-out",
-    eligibleArena.length,
-    arenaRun.result.falseHits,
-    arenaRun.result.falseHits,
-    arenaRun,
-    `${arena.length - eligibleArena.length} of ${arena.length} over 8,191 tokens skipped; every hit is false`,
-  ),
-  row(
-    "adversarial",
-    adversarial.length,
-    adversarialRun.result.falseHits,
-    adversarialRun.result.falseHits,
-    adversarialRun,
-    `mean similarity ${adversarialRun.result.meanSimilarity.toFixed(3)}, ` +
-      `${adversarialRun.result.aboveThreshold} above the threshold: the guards stop them`,
-  ),
-];
 
 const percent = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? "-" : `${(x * 100).toFixed(2)}%`);
 console.log(`\nSemantic cache evaluation: ${embedder.name}, threshold ${DEFAULT_SIMILARITY_THRESHOLD}\n`);
@@ -342,15 +359,89 @@ const targets = [
 console.log("");
 for (const t of targets) console.log(`${t.pass ? "PASS" : "FAIL"}  ${t.target} (${t.value})`);
 
+// One table, a row per embedder: the default always, then each optional one that can run here.
+type Evaluation = Pick<ReturnType<typeof evaluate>, "rows" | "arenaRun" | "adversarialRun">;
+function compare(label: string, threshold: number, run: Evaluation, embedUs: number, batchedUs?: number) {
+  const rate = (dataset: string, key: "hitRate" | "falseHitRate" | "precision") =>
+    run.rows.find((r) => r.dataset === dataset)?.[key];
+  return {
+    label,
+    embedder: embedder.name,
+    dimensions: embedder.dimensions,
+    threshold,
+    qqpDuplicateHitRate: rate("QQP duplicates", "hitRate"),
+    qqpPrecision: rate("QQP duplicates", "precision"),
+    qqpNonDuplicateFalseHitRate: rate("QQP non-duplicates", "falseHitRate"),
+    paraphraseHitRate: rate("paraphrases", "hitRate"),
+    paraphraseFalseHitRate: rate("paraphrases", "falseHitRate"),
+    arenaFalseHits: run.arenaRun.result.falseHits,
+    adversarialFalseHits: run.adversarialRun.result.falseHits,
+    embedUsP50: embedUs,
+    batchedUsPerText: batchedUs,
+  };
+}
+const defaultEmbedder = { name: embedder.name, dimensions: embedder.dimensions };
+const compared: (ReturnType<typeof compare> & { note: string; rows?: Row[]; qqpSweep?: typeof sweep })[] = [
+  {
+    ...compare(
+      "n-gram (default)",
+      cache.similarityThreshold,
+      { rows, arenaRun, adversarialRun },
+      rows[0]?.embedUsP50 ?? 0,
+    ),
+    note: "in process, lexical: a near-duplicate detector",
+  },
+];
+const { ready, skipped } = await optionalEmbedders(process.env);
+for (const option of ready) {
+  const texts = new Set([
+    ...qqp.flatMap((p) => [p.a, p.b]),
+    ...paraphrases.flatMap((p) => [p.origin, p.similar]),
+    ...eligibleArena,
+    ...adversarial.flatMap(([, a, b]) => [a, b]),
+  ]);
+  console.log(`\n${option.label}: embedding ${texts.size} distinct texts first...`);
+  const pre = await precompute(option.embedder, texts);
+  cache = new SemanticCache({ embedder: pre.embedder, similarityThreshold: option.threshold });
+  embedder = cache.embedder;
+  const run = evaluate();
+  compared.push({
+    ...compare(option.label, option.threshold, run, pre.singleUsP50, pre.batchedUsPerText),
+    note: option.note,
+    rows: run.rows,
+    qqpSweep: run.sweep,
+  });
+  await option.close();
+}
+const sampled = qqp === qqpAll ? `${qqp.length} pairs` : `a sample of ${qqp.length} of ${qqpAll.length} pairs`;
+console.log(`\nEmbedders compared (QQP: ${sampled}; false hits on Arena-Hard and adversarial are counts)\n`);
+console.table(
+  compared.map((c) => ({
+    embedder: c.label,
+    threshold: c.threshold,
+    "QQP dup hits": percent(c.qqpDuplicateHitRate),
+    "QQP non-dup false": percent(c.qqpNonDuplicateFalseHitRate),
+    "paraphrase hits": percent(c.paraphraseHitRate),
+    "paraphrase false": percent(c.paraphraseFalseHitRate),
+    "Arena false": c.arenaFalseHits,
+    "adversarial false": c.adversarialFalseHits,
+    "embed µs p50": c.embedUsP50.toFixed(1),
+    "batched µs/text": c.batchedUsPerText === undefined ? "-" : c.batchedUsPerText.toFixed(1),
+  })),
+);
+for (const c of compared) console.log(`  ${c.label}: ${c.note}`);
+for (const s of skipped) console.log(`  skipped ${s.embedder}: ${s.reason}`);
+
 const file = resolve(ROOT, "bench/results", `eval-cache-${new Date().toISOString().replace(/:/g, "-")}.json`);
 mkdirSync(dirname(file), { recursive: true });
 writeFileSync(
   file,
   `${JSON.stringify(
     {
-      embedder: embedder.name,
-      dimensions: embedder.dimensions,
+      embedder: defaultEmbedder.name,
+      dimensions: defaultEmbedder.dimensions,
       threshold: DEFAULT_SIMILARITY_THRESHOLD,
+      qqpPairs: qqp.length,
       rows,
       qqpSweep: sweep,
       adversarialFalseHitsByKind: adversarialRun.result.byKind,
@@ -358,6 +449,8 @@ writeFileSync(
       flatScan,
       namespaceLookup,
       targets,
+      embedders: compared,
+      skipped,
     },
     null,
     2,
@@ -365,110 +458,3 @@ writeFileSync(
 );
 console.log(`\nwrote ${file}`);
 if (targets.some((t) => !t.pass)) process.exitCode = 1;
-
-/** "a/b c/d" -> [["a", "b"], ["c", "d"]]: the word lists below read better on one line. */
-function slashPairs(text: string): [string, string][] {
-  return text.split(" ").map((pair) => pair.split("/") as [string, string]);
-}
-
-/** Pairs [kind, stored prompt, asked prompt], each a small edit that changes the answer. */
-function adversarialPairs(): [Kind, string, string][] {
-  const pairs: [Kind, string, string][] = [];
-  const add = (kind: Kind, templates: ((x: string) => string)[], swaps: [string, string][]) => {
-    for (const t of templates) for (const [x, y] of swaps) pairs.push([kind, t(x), t(y)]);
-  };
-  add(
-    "numbers",
-    [
-      (x) => `What is 15% of ${x}?`,
-      (x) => `How many calories do I burn walking ${x} km a day?`,
-      (x) => `Is a ${x} year old too old to start learning the piano?`,
-      (x) => `What was the population of France in ${x}?`,
-      (x) => `Write a Python function that returns the first ${x} prime numbers.`,
-      (x) => `What are the new features in Python 3.${x}?`,
-    ],
-    slashPairs("12/13 80/90 10/100 1.5/2.5 1990/1999"),
-  );
-  for (const [x, y] of slashPairs("7/3 10/2 1024/768 5/9 31/13")) {
-    // Same numbers, swapped order.
-    pairs.push(["numbers", `Is ${x} divisible by ${y}?`, `Is ${y} divisible by ${x}?`]);
-    pairs.push(["numbers", `Divide ${x} by ${y} and round the result.`, `Divide ${y} by ${x} and round the result.`]);
-  }
-  const languageTasks = [
-    "How do I reverse a string in",
-    "What is the fastest way to sort a list in",
-    "Write a hello world program in",
-    "How do I read a file line by line in",
-    "How does memory management work in",
-    "What is the best IDE for",
-    "How do I start a thread in",
-    "Show me how to parse JSON in",
-    "How do I connect to a PostgreSQL database from",
-    "What are the most common interview questions about",
-  ];
-  add(
-    "languages",
-    languageTasks.map((task) => (x: string) => `${task} ${x}?`),
-    slashPairs("C/C++ C/C# C/F# C++/C# C++/F# C#/F#"),
-  );
-  const negations = [
-    "Is it safe to eat raw eggs? | Is it not safe to eat raw eggs?",
-    "Why can I sleep at night? | Why can't I sleep at night?",
-    "How do I make bread with yeast? | How do I make bread without yeast?",
-    "Should I use a VPN on public wifi? | Should I never use a VPN on public wifi?",
-    "Does coffee dehydrate you? | Doesn't coffee dehydrate you?",
-    "Which fruits contain vitamin C? | Which fruits contain no vitamin C?",
-    "Why do cats like water? | Why don't cats like water?",
-    "Is it a good idea to invest in bonds now? | Is it not a good idea to invest in bonds now?",
-    "List countries that use the euro. | List countries that do not use the euro.",
-    "How do I cook rice with a rice cooker? | How do I cook rice without a rice cooker?",
-    "Why does my code compile? | Why doesn't my code compile?",
-    "Can dogs eat grapes? | Can't dogs eat grapes?",
-    "Write a cover letter that mentions my salary. | Write a cover letter that never mentions my salary.",
-    "Is zero a natural number? | Is zero not a natural number?",
-    "Explain why the sky is blue. | Explain why the sky is not blue.",
-  ];
-  for (const line of negations) pairs.push(["negations", ...(line.split(" | ") as [string, string])]);
-  add(
-    "identifiers",
-    [
-      (x) => `What does ${x} return when the input is empty?`,
-      (x) => `Why is \`${x}\` slow in my code?`,
-      (x) => `Write unit tests for ${x}.`,
-      (x) => `Rename ${x} in the whole project.`,
-    ],
-    slashPairs(
-      "getUserById/getUsersById fetchOrders/fetchOrder user_id/user_ids os.path.join/os.path.split " +
-        "useEffect/useLayoutEffect Array.prototype.map/Array.prototype.flatMap parseInt/parseFloat " +
-        "max_retries/max_attempts np.mean/np.median setTimeout/setInterval",
-    ),
-  );
-  const unitSwaps = slashPairs("kg/lb km/miles °C/°F GB/MB ml/liters minutes/hours meters/feet USD/EUR");
-  add(
-    "units",
-    [
-      (x) => `Convert 25 ${x} to grams or ounces.`,
-      (x) => `Is 40 ${x} a lot?`,
-      (x) => `My suitcase weighs 23 ${x}, is that allowed?`,
-    ],
-    unitSwaps,
-  );
-  for (const [x, y] of unitSwaps) {
-    pairs.push(["units", `How do I convert ${x} to ${y} in Excel?`, `How do I convert ${y} to ${x} in Excel?`]);
-  }
-  add(
-    "quotes",
-    [(x) => `What does "${x}" mean?`, (x) => `Translate '${x}' into Spanish.`, (x) => `Search my notes for "${x}".`],
-    [
-      ["carpe diem", "carpe noctem"],
-      ["good morning", "good night"],
-      ["Hello, World", "Hello World!"],
-      ["break a leg", "break the ice"],
-      ["SELECT * FROM users", "SELECT * FROM orders"],
-      ["ls -la", "ls -lh"],
-      ["error: ENOENT", "error: EACCES"],
-      ["to be or not to be", "to be and not to be"],
-    ],
-  );
-  return pairs;
-}

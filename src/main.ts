@@ -79,7 +79,8 @@ async function main(argv: string[]): Promise<number> {
     // The tokenizer's encoder takes ~1 s to build: built before listening, not inside the first request.
     preloadEncoders(["o200k_base"]);
   } catch (err) {
-    if (err instanceof PricingFileError) {
+    // A file the config names (prices, an embedding model) that cannot be used: the config's error, not a crash.
+    if (err instanceof PricingFileError || err instanceof ConfigError) {
       process.stderr.write(`tollgate: ${err.message}\n`);
       return 2;
     }

@@ -22,6 +22,13 @@ export {
 } from "./guards.js";
 export { FlatIndex, type VectorHit, type VectorIndex } from "./index-flat.js";
 export { GrowingIndex, HnswIndex } from "./index-hnsw.js";
+export {
+  OnnxEmbedder,
+  type OnnxEmbedderOptions,
+  OnnxModelError,
+  type OnnxPooling,
+  requiredModelFiles,
+} from "./onnx-embedder.js";
 export { RemoteEmbedder } from "./remote-embedder.js";
 export {
   DEFAULT_MAX_ENTRIES_PER_NAMESPACE,
