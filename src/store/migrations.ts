@@ -154,6 +154,12 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  // Which prompts repeat (cache opportunities in /api/recommendations); null on rows written before it.
+  "0007_prompt_fingerprint": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("usage_records").addColumn("prompt_hash", "text").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

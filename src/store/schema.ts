@@ -40,6 +40,8 @@ export interface UsageRecordsTable {
   stream: number;
   endpoint: string;
   error_type: string | null;
+  /** Fingerprint of the chat request's messages (usage/prompt-hash.ts): equal prompts, equal hashes. */
+  prompt_hash: string | null;
 }
 
 /** Tenancy: org -> team -> key. `source` is `config` for rows declared in routes.yaml, `api` otherwise. */
@@ -151,6 +153,7 @@ export const PG_COLUMN_TYPES: { [T in keyof Schema]: Record<keyof Schema[T] & st
     stream: "int",
     endpoint: "text",
     error_type: "text",
+    prompt_hash: "text",
   },
   orgs: { id: "text", name: "text", source: "text", created_at: "bigint" },
   teams: { id: "text", org_id: "text", name: "text", source: "text", created_at: "bigint" },

@@ -49,6 +49,8 @@ export interface UsageRecord {
   stream: boolean;
   endpoint: "chat" | "embeddings";
   errorType?: string;
+  /** Chat requests sent upstream: the messages' fingerprint (prompt-hash.ts), to see which prompts repeat. */
+  promptHash?: string;
 }
 
 export type UsageRow = Insertable<UsageRecordsTable>;
@@ -97,6 +99,7 @@ export function toRow(r: UsageRecord): UsageRow {
     stream: r.stream ? 1 : 0,
     endpoint: text(r.endpoint),
     error_type: str(r.errorType),
+    prompt_hash: str(r.promptHash),
   };
 }
 
@@ -134,5 +137,6 @@ export function fromRow(row: Selectable<UsageRecordsTable>): UsageRecord {
   if (row.saved_latency_ms !== null && row.saved_latency_ms !== undefined)
     r.savedLatencyMs = Number(row.saved_latency_ms);
   if (row.error_type !== null) r.errorType = row.error_type;
+  if (row.prompt_hash !== null && row.prompt_hash !== undefined) r.promptHash = row.prompt_hash;
   return r;
 }

@@ -2,6 +2,7 @@ import type { CostEngine } from "../../cost/engine.js";
 import { cacheWriteTokens, type Usage } from "../../openai/schema.js";
 import { withUsageCost } from "../../openai/usage-cost.js";
 import type { UsageLedger, UsageRecord } from "../../usage/index.js";
+import { promptFingerprint } from "../../usage/prompt-hash.js";
 import type { NamedStage } from "../compose.js";
 import type { RequestContext } from "../context.js";
 import { formatUsd } from "./predict.js";
@@ -99,6 +100,7 @@ function toRecord(ctx: RequestContext, cost: number | undefined): UsageRecord {
     record.deployment = d.id;
     record.upstreamModel = d.upstreamModel;
     if (d.region) record.region = d.region;
+    if (ctx.endpoint === "chat") record.promptHash = promptFingerprint(ctx.rawBody);
   }
   if (ctx.estimate?.priced) record.estimatedCostUsd = ctx.estimate.costUsd;
   if (cost !== undefined) record.actualCostUsd = cost;
