@@ -25,7 +25,8 @@ export interface AlertEvent {
   scope: string;
   /** The period instance, e.g. "monthly:2026-11": deduplication is per instance, so a new period alerts again. */
   period: string;
-  /** The fraction that triggered the event (0.8 for an 80% soft level, 1 for hard). */
+  /** The fraction that triggered the event (0.8 for an 80% soft level, 1 for hard); projected_budget_breach: the
+   * level's limit in USD, so each level of a scope alerts once per period. */
   threshold: number;
   usedFraction: number;
   spentUsd: number;
