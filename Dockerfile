@@ -13,6 +13,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The dashboard's page, read from the package root by dist/dashboard/assets.js.
+COPY src/dashboard/public ./src/dashboard/public
 COPY routes.yaml ./routes.yaml
 COPY pricing ./pricing
 USER node

@@ -4,9 +4,11 @@ import type { Metrics } from "../metrics/index.js";
 import { modelNotFound } from "../pipeline/stages/route.js";
 import type { RoutingTable } from "../routing/table.js";
 import { type CostApiDeps, mountCostApi } from "./cost-api.js";
+import { type DashboardApiDeps, mountDashboardApi } from "./dashboard-api.js";
 import { requestIdFrom, WebExchange } from "./exchange.js";
 import { errorResponse, jsonResponse } from "./http.js";
 import type { ModelCallHandler } from "./model-call.js";
+import { mountRecommendationsApi, type RecommendationsApiDeps } from "./recommendations-api.js";
 import { mountRoutingApi, type RoutingApiDeps } from "./routing-api.js";
 
 export interface ReadinessCheck {
@@ -25,6 +27,10 @@ export interface ServerDeps {
   admin?: AdminApiDeps;
   /** Routing's endpoints (performance, rebalance, explain); mounted after the cost API's /api key check. */
   routing?: RoutingApiDeps;
+  /** Priced suggestions (GET /api/recommendations), scoped like the other /api routes. */
+  recommendations?: RecommendationsApiDeps;
+  /** The built-in dashboard (/dashboard) and its JSON (/api/dashboard/*). */
+  dashboard?: DashboardApiDeps;
   onUnhandledError(err: unknown, path: string): void;
 }
 
@@ -61,6 +67,8 @@ export function createHttpApp(deps: ServerDeps): Hono {
     });
   }
   if (deps.routing) mountRoutingApi(app, deps.routing);
+  if (deps.recommendations) mountRecommendationsApi(app, deps.recommendations);
+  if (deps.dashboard) mountDashboardApi(app, deps.dashboard);
 
   app.get("/health", (c) => jsonResponse(200, '{"status":"ok"}', { "x-request-id": idOf(c) }));
   app.get("/ready", async (c) => {

@@ -11,3 +11,13 @@ export {
 } from "./query.js";
 export { fromRow, toRow, type UsageOutcome, type UsageRecord } from "./record.js";
 export { isRowRejection, storeSink, type UsageSink } from "./sink.js";
+export {
+  type CacheRow,
+  type CallSample,
+  cacheStats,
+  callSamples,
+  recentRecords,
+  type SeriesBy,
+  type SeriesRow,
+  spendSeries,
+} from "./stats.js";

@@ -53,7 +53,7 @@ const GROUP_EXPR: Record<UsageGroupBy, (eb: Eb) => AliasableExpression<unknown>>
   provider: (eb) => eb.ref("provider"),
 };
 
-function applyFilters<O>(
+export function applyFilters<O>(
   q: SelectQueryBuilder<Schema, "usage_records", O>,
   f: UsageFilters,
 ): SelectQueryBuilder<Schema, "usage_records", O> {
