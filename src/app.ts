@@ -3,6 +3,7 @@ import { access } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import type { Hono } from "hono";
 import type { Redis } from "ioredis";
 import { BudgetStore } from "./admin/budget-store.js";
@@ -11,18 +12,20 @@ import { isAuthEnabled, KeyService, masterKeyFrom, syncDeclared } from "./auth/i
 import { BudgetService } from "./budget/service.js";
 import { MemoryCacheStore } from "./cache/memory-store.js";
 import { PersistedSemanticEntries } from "./cache/persisted.js";
-import { type Embedder, RemoteEmbedder } from "./cache/semantic/index.js";
+import { type Embedder, OnnxEmbedder, OnnxModelError, RemoteEmbedder } from "./cache/semantic/index.js";
 import { SemanticTier } from "./cache/semantic-tier.js";
 import type { CacheStore } from "./cache/store.js";
-import type { LoadedConfig } from "./config/load.js";
+import { ConfigError, type LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { CostEngine } from "./cost/engine.js";
 import { GatewayError } from "./errors.js";
+import { ForecastService } from "./forecast/index.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics/index.js";
 import { RequestContext } from "./pipeline/context.js";
 import { buildPipeline, type Pipeline } from "./pipeline/index.js";
 import { budgetCheck } from "./pipeline/stages/budget.js";
+import { bothObservers } from "./pipeline/stages/call.js";
 import { rateLimitCheck } from "./pipeline/stages/rate-limit.js";
 import { createPricing, type Pricing, pricingOptionsFromConfig, unknownPrices } from "./pricing/index.js";
 import { createProviderClient } from "./providers/registry.js";
@@ -31,9 +34,11 @@ import { RateLimits } from "./ratelimit/index.js";
 import { PriorityGate } from "./resilience/priority.js";
 import { createRouting, type Routing } from "./routing/setup.js";
 import { buildRoutingTable, type RoutingTable } from "./routing/table.js";
+import { genAiMetrics } from "./server/genai-metrics.js";
 import { createRequestListener } from "./server/listener.js";
 import { createModelCallHandler } from "./server/model-call.js";
 import { createHttpApp } from "./server/routes.js";
+import type { RequestTracing } from "./server/trace.js";
 import { RedisCacheStore } from "./state/cache-redis.js";
 import { MemoryCounters } from "./state/memory.js";
 import { closeRedisClient, createRedisClient, RedisCounters } from "./state/redis.js";
@@ -45,6 +50,7 @@ import {
   PromptTokenEstimator,
   TokenCalibrator,
 } from "./tokens/index.js";
+import { captureContent, tracingEnabled } from "./tracing/config.js";
 import { UsageLedger } from "./usage/index.js";
 
 export interface Gateway {
@@ -77,6 +83,8 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Overrides process.env for DATABASE_URL and TOLLGATE_DATA_DIR (tests). */
   env?: NodeJS.ProcessEnv;
+  /** Traces through these span processors, whatever the environment says (tests: an in-memory exporter). */
+  spanProcessors?: SpanProcessor[];
 }
 
 /** Wires every service from the config. The one place that chooses memory or Redis, embedded SQL or Postgres. */
@@ -94,7 +102,9 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     clients.set(name, client);
   }
   const table = buildRoutingTable(config, clients);
-  const metrics = createMetrics();
+  const metrics = createMetrics({ spendLabels: config.metrics.spend_labels });
+  const genAi = genAiMetrics(metrics, config.metrics);
+  const tracing = await openTracing(config, env, options.spanProcessors, logger);
 
   const pricing = await openPricing(
     config,
@@ -246,16 +256,26 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
       attempt: upstreamHistograms(metrics),
     },
   };
-  const embedder = embedVia
-    ? new RemoteEmbedder(
+  let embedder: Embedder | undefined;
+  if (embedVia?.kind === "onnx") {
+    const { model_path: path, pooling, dtype, dimensions } = embedVia;
+    const modelPath = isAbsolute(path) ? path : join(dirname(loaded.file), path);
+    embedder = await OnnxEmbedder.load({ modelPath, pooling, dtype, dimensions }).catch((err: Error) => {
+      throw err instanceof OnnxModelError
+        ? new ConfigError([`${loaded.file}: cache.semantic.embedder.model_path: ${err.message}`])
+        : err;
+    });
+    logger.info({ embedder: embedder.name, dimensions: embedder.dimensions }, "semantic cache: local ONNX model");
+  } else if (embedVia) {
+    embedder = new RemoteEmbedder(
+      embedVia.alias,
+      embedVia.dimensions,
+      embedThrough(
+        buildPipeline({ table, cost: { engine, ledger, unknownPrice: "allow" }, routing: routingDeps }),
         embedVia.alias,
-        embedVia.dimensions,
-        embedThrough(
-          buildPipeline({ table, cost: { engine, ledger, unknownPrice: "allow" }, routing: routingDeps }),
-          embedVia.alias,
-        ),
-      )
-    : undefined;
+      ),
+    );
+  }
   const cache = openCache(config, redis, metrics, store, embedder);
   if (cache?.semantic) {
     const restored = await cache.semantic.restore(cache.store).catch((err: Error) => {
@@ -278,8 +298,22 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     gates: priorityGates(config),
     ...(cache ? { cache } : {}),
     routing: routingDeps,
+    attempts: tracing ? bothObservers(genAi.attempts, tracing.attempts) : genAi.attempts,
   });
-  const handleModelCall = createModelCallHandler({ pipeline, bodyLimit: config.server.body_limit, metrics, logger });
+  const handleModelCall = createModelCallHandler({
+    pipeline,
+    bodyLimit: config.server.body_limit,
+    metrics,
+    logger,
+    genAi,
+    ...(tracing ? { tracing } : {}),
+  });
+  // Read per request: a budget made on another replica counts before its reload event lands.
+  const budgetDefinitions = async () => [
+    ...config.budgets.definitions,
+    ...(await budgetStore.list().catch(() => [])).map((b) => b.definition),
+  ];
+  const forecasts = new ForecastService(store, budgetDefinitions, { timeZone: config.budgets.timezone });
   const app = createHttpApp({
     table,
     metrics,
@@ -294,6 +328,29 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     },
     readiness: [],
     routing: { router: routing.router, rules: routing.rules, pipeline },
+    recommendations: {
+      store,
+      table,
+      pricing,
+      config,
+      budgetDefinitions,
+      utilization: () => budgets.utilization(),
+      ...(authEnabled ? { keys, masterKey } : {}),
+    },
+    dashboard: {
+      store,
+      timezone: config.budgets.timezone,
+      definitions: budgetDefinitions,
+      forecasts,
+      recommendations: true,
+      brakes: () => budgets.brakes(),
+      teamKeyIds: async (teamId) => (await keys.listKeys({ teamId })).map((k) => k.id),
+      keyNames: async (teamId) =>
+        new Map((await keys.listKeys(teamId === undefined ? {} : { teamId })).map((k) => [k.id, k.name])),
+      teamIds: async () => (await keys.tenancy.listTeams()).map((t) => t.id),
+      routing: routing.router,
+      ...(authEnabled ? { keys, masterKey } : {}),
+    },
     handleModelCall,
     onUnhandledError: (err, path) => logger.error({ err, path }, "unhandled error"),
   });
@@ -319,8 +376,23 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
       if (redis) await closeRedisClient(redis);
       await ledger.close(); // flushes every record (to the database, or the spool), then closes the store
       await engine.estimator.close();
+      await tracing?.shutdown(); // exports the spans still batched
     },
   };
+}
+
+/** Traces when an OTLP endpoint is set (or a test passes span processors); only then is the SDK loaded. */
+async function openTracing(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  spanProcessors: SpanProcessor[] | undefined,
+  logger: Logger,
+): Promise<RequestTracing | undefined> {
+  if (spanProcessors === undefined && !tracingEnabled(env)) return undefined;
+  const { startRequestTracing } = await import("./server/trace.js");
+  const capture = captureContent(config.tracing, env);
+  if (spanProcessors === undefined) logger.info({ capture_content: capture }, "tracing on (OTLP/HTTP)");
+  return startRequestTracing({ config, env, captureContent: capture, ...(spanProcessors ? { spanProcessors } : {}) });
 }
 
 const PACKAGE_ROOT = fileURLToPath(new URL("..", import.meta.url));

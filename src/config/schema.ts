@@ -2,9 +2,11 @@ import { z } from "zod";
 import { AuthConfigSchema } from "../auth/config.js";
 import { BudgetsConfigSchema } from "../budget/definition.js";
 import { AliasCacheSchema, CacheConfigSchema } from "../cache/config.js";
+import { MetricsConfigSchema } from "../metrics/config.js";
 import { DeploymentPriceSchema, PricingConfigSchema } from "../pricing/config.js";
 import { AliasRoutingSchema, ResilienceConfigSchema, RoutingConfigSchema } from "../routing/config.js";
 import { RulesSchema, ruleTargetIssues } from "../routing/rules.js";
+import { TracingConfigSchema } from "../tracing/config.js";
 
 /** Provider types this build can talk to; each has a folder under src/providers/. */
 export const PROVIDER_TYPES = [
@@ -292,6 +294,12 @@ export const ConfigSchema = z
     ),
     cache: CacheConfigSchema.prefault({}).describe(
       "Response cache (exact tier): in process, or in Redis shared by every replica when REDIS_URL is set.",
+    ),
+    metrics: MetricsConfigSchema.prefault({}).describe(
+      "What /metrics breaks spend down by, and how many series it may keep (label cardinality).",
+    ),
+    tracing: TracingConfigSchema.prefault({}).describe(
+      "OpenTelemetry traces (on when OTEL_EXPORTER_OTLP_ENDPOINT is set): one SERVER span per request, one CLIENT span per upstream attempt.",
     ),
     rules: RulesSchema.describe(
       "Ordered routing rules, first match wins: conditions on key, team, org, user, headers, tags, alias, predicted tokens or cost, tools, images, time; actions route_to, strategy, max_cost_usd, deny.",

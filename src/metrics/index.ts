@@ -1,7 +1,15 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { SPEND_LABELS } from "./config.js";
+import { OPERATION_DURATION_BUCKETS, TIME_TO_FIRST_TOKEN_BUCKETS, TOKEN_USAGE_BUCKETS } from "./genai.js";
+import { BoundHistogram } from "./histogram.js";
+
+export interface MetricsOptions {
+  /** Identity labels of tollgate_spend_usd_total (metrics.spend_labels). */
+  spendLabels?: readonly (typeof SPEND_LABELS)[number][];
+}
 
 /** Every metric Tollgate exposes, defined in one place. */
-export function createMetrics() {
+export function createMetrics(options: MetricsOptions = {}) {
   const registry = new Registry();
   // Counted in a plain field and read at scrape time: a prom-client inc/dec per request costs more than that.
   const inFlight = { count: 0 };
@@ -188,6 +196,34 @@ export function createMetrics() {
       help: "Answers evicted to make room since start (the Redis tier: Redis's own evicted_keys).",
       labelNames: ["tier"] as const,
       registers: [registry],
+    }),
+    // OpenTelemetry GenAI metrics (semconv v1.41) in Prometheus form, as the OTel-to-Prometheus rules write them:
+    // dots become underscores, unit "s" appends _seconds, an annotation unit such as {token} appends nothing.
+    // gen_ai_request_model is the upstream model (the alias is on the tollgate_* series).
+    genAiTokenUsage: new BoundHistogram(
+      "gen_ai_client_token_usage",
+      "Number of input and output tokens used, per upstream call that reported usage (gen_ai.client.token.usage).",
+      TOKEN_USAGE_BUCKETS,
+      registry,
+    ),
+    genAiOperationDuration: new BoundHistogram(
+      "gen_ai_client_operation_duration_seconds",
+      "GenAI operation duration, per upstream attempt to its last byte; error_type on failed ones (gen_ai.client.operation.duration).",
+      OPERATION_DURATION_BUCKETS,
+      registry,
+    ),
+    genAiTimeToFirstToken: new BoundHistogram(
+      "gen_ai_server_time_to_first_token_seconds",
+      "Streams answered in full: from request received to the first chunk (gen_ai.server.time_to_first_token).",
+      TIME_TO_FIRST_TOKEN_BUCKETS,
+      registry,
+    ),
+    spendUsd: new Counter({
+      name: "tollgate_spend_usd_total",
+      help: "Actual spend in USD by org, team and key (as metrics.spend_labels keeps them), alias and provider.",
+      labelNames: [...(options.spendLabels ?? SPEND_LABELS), "alias", "provider"],
+      registers: [registry],
+      collect,
     }),
     /** Registers async work to run before every scrape (reading shared state). */
     onScrapeAsync(flush: () => Promise<void>) {

@@ -1,3 +1,4 @@
+import type { Span } from "@opentelemetry/api";
 import type { Identity } from "../auth/identity.js";
 import type { AuthedKey } from "../auth/index.js";
 import type { Prediction } from "../cost/engine.js";
@@ -37,6 +38,15 @@ export interface CostEstimate {
 export type CacheDecision = "hit" | "semantic-hit" | "miss" | "bypass";
 
 type Finalizer = (ctx: RequestContext) => void;
+
+/** A request's spans while tracing is on (server/trace.ts writes and reads them; the stages never do). */
+export interface RequestTrace {
+  readonly server: Span;
+  /** The current upstream attempt's CLIENT span, until it ends. */
+  attempt: Span | undefined;
+  /** performance.now() when that attempt's JSON answer came in (its span ends with the request, for the cost). */
+  answeredAt: number;
+}
 
 /** Prices a usage on the context's deployment; undefined when its price is unknown. Set by the predict stage. */
 export type UsagePricer = (ctx: RequestContext, usage: Usage) => number | undefined;
@@ -84,6 +94,8 @@ export class RequestContext implements UpstreamObserver {
   /** A per-request cost cap (x-tollgate-max-cost, a rule, the alias) for the quality strategy. */
   maxCostUsd: number | undefined = undefined;
   attempts = 0;
+  /** performance.now() when the current upstream attempt began. */
+  attemptStartedAt = 0;
   /** Each upstream attempt and how it ended ("openai/gpt-4o 502"), when there was more than one or it failed. */
   attemptLog: string[] | undefined = undefined;
 
@@ -104,6 +116,8 @@ export class RequestContext implements UpstreamObserver {
   status = 0;
   firstByteMs: number | undefined = undefined;
   durationMs: number | undefined = undefined;
+  /** Set when tracing is on. */
+  trace: RequestTrace | undefined = undefined;
 
   /** Work that needs the request's final usage and cost (settling budgets, correcting token limits). */
   private usageListeners: Finalizer[] | undefined = undefined;

@@ -11,7 +11,7 @@ import type { RequestContext } from "./context.js";
 import { type AdmissionCheck, admitStage } from "./stages/admit.js";
 import { authStage } from "./stages/auth.js";
 import { type CacheStageOptions, cacheStage } from "./stages/cache.js";
-import { callStage } from "./stages/call.js";
+import { type AttemptObserver, callStage } from "./stages/call.js";
 import { predictStage } from "./stages/predict.js";
 import { type ResilienceObserver, resilienceStage } from "./stages/resilience.js";
 import { routeStage } from "./stages/route.js";
@@ -27,6 +27,8 @@ export interface PipelineDeps {
   admission?: AdmissionCheck[];
   /** The response cache, after admission (a hit is charged nothing) and before routing. */
   cache?: CacheStageOptions;
+  /** Told about every upstream attempt (GenAI metrics, CLIENT spans). */
+  attempts?: AttemptObserver;
   /** Deployment id -> its concurrency gate. */
   gates?: ReadonlyMap<string, PriorityGate>;
   /** Strategies, health, retries and fallbacks; absent (unit tests): weighted choice and one attempt. */
@@ -78,8 +80,8 @@ export function buildPipeline(deps: PipelineDeps): Pipeline {
   stages.push(
     route,
     routing
-      ? resilienceStage(routing.router, routing.resilience, deps.gates ?? new Map(), routing.observer)
-      : callStage(deps.gates),
+      ? resilienceStage(routing.router, routing.resilience, deps.gates ?? new Map(), routing.observer, deps.attempts)
+      : callStage(deps.gates, deps.attempts),
   );
   const record = cost ? usageRecorder(cost.engine, cost.ledger) : undefined;
   return {

@@ -235,6 +235,13 @@ export type UpstreamAnswer =
   | BufferedResponse
   | { kind: "events"; statusCode: number; headers: IncomingHttpHeaders; body: Dispatcher.ResponseData["body"] };
 
+/** What sendUpstream needs of a call: its abort signal, who hears of the first byte, its trace headers. */
+export interface UpstreamCall {
+  signal: AbortSignalLike | undefined;
+  observer: { onFirstByte(): void };
+  traceHeaders?: Record<string, string> | undefined;
+}
+
 /**
  * Sends one request for a provider. Without `stream` the answer is collected whole (requestBuffered); with it,
  * a 200 event stream is handed back to be relayed as it arrives and anything else is read whole. Transport
@@ -243,10 +250,14 @@ export type UpstreamAnswer =
 export function sendUpstream(
   pool: Pool,
   options: Dispatcher.DispatchOptions,
-  call: { signal: AbortSignalLike | undefined; observer: { onFirstByte(): void } },
+  call: UpstreamCall,
   stream: boolean,
   toError: (err: unknown) => GatewayError,
 ): Promise<UpstreamAnswer> {
+  // Every provider's request leaves through here: the one place an attempt's traceparent is added.
+  if (call.traceHeaders !== undefined) {
+    options = { ...options, headers: { ...(options.headers as Record<string, string>), ...call.traceHeaders } };
+  }
   // The JSON path is the hot one: no extra async frame around it.
   if (!stream) return requestBuffered(pool, options, call.signal, call.observer, toError);
   return sendForStream(pool, options, call, toError);

@@ -31,6 +31,8 @@ interface CallBase {
   requestId: string;
   /** Fires `abort` when the client goes away (an AbortSignal, or an EventEmitter that emits "abort"). */
   signal: AbortSignalLike | undefined;
+  /** W3C trace context for this attempt (traceparent), sent with the upstream request; only when tracing is on. */
+  traceHeaders?: Record<string, string> | undefined;
 }
 
 export interface ChatCall extends CallBase {

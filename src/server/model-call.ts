@@ -7,26 +7,34 @@ import type { Pipeline } from "../pipeline/index.js";
 import { CLIENT_CLOSED } from "../providers/http.js";
 import type { RelayStream } from "../providers/types.js";
 import type { Exchange } from "./exchange.js";
+import type { GenAiMetrics } from "./genai-metrics.js";
 import { parseBody } from "./http.js";
 import { observeRequest } from "./observe.js";
+import type { RequestTracing } from "./trace.js";
 
 export interface ModelCallDeps {
   pipeline: Pipeline;
   bodyLimit: number;
   metrics: Metrics;
   logger: Logger;
+  /** The GenAI and spend metrics, recorded when each request is over. */
+  genAi?: GenAiMetrics;
+  /** Present only when tracing is on. */
+  tracing?: Pick<RequestTracing, "start">;
 }
 
 export type ModelCallHandler = <R>(exchange: Exchange<R>, endpoint: Endpoint) => Promise<R>;
 
 /** POST /v1/chat/completions and /v1/embeddings: body -> RequestContext -> pipeline -> answer. */
 export function createModelCallHandler(deps: ModelCallDeps): ModelCallHandler {
-  const { pipeline, bodyLimit, logger } = deps;
-  const observe = observeRequest(deps.metrics, logger);
+  const { pipeline, bodyLimit, logger, tracing } = deps;
+  const observe = observeRequest(deps.metrics, logger, deps.genAi);
 
   return async function handleModelCall<R>(ex: Exchange<R>, endpoint: Endpoint): Promise<R> {
     const ctx = new RequestContext(ex.requestId, endpoint, performance.now());
     observe.start(ctx);
+    // Before begin(): finalizers run last-registered first, so the span ends after the usage record priced it.
+    if (tracing !== undefined) tracing.start(ctx, ex);
     pipeline.begin(ctx);
     try {
       ctx.authorization = ex.authorization();

@@ -1,6 +1,7 @@
 import { createLineWriter, type Logger } from "../log.js";
 import type { Metrics } from "../metrics/index.js";
 import type { RequestContext } from "../pipeline/context.js";
+import type { GenAiMetrics } from "./genai-metrics.js";
 
 interface Series {
   requests: { inc(value: number): void };
@@ -16,7 +17,7 @@ interface Series {
 const OUTCOMES = ["completed", "upstream_error", "client_abort", "error"] as const;
 
 /** Metrics and the one log line per request, written when the request is really over. */
-export function observeRequest(metrics: Metrics, logger: Logger) {
+export function observeRequest(metrics: Metrics, logger: Logger, genAi?: GenAiMetrics) {
   // prom-client hashes label objects on every call; bound children, cached per label set, skip that.
   // The set is bounded: aliases and deployments come from the config, unknown aliases are "unknown".
   // Keyed by the deployment object (it implies the alias), then by a number packing status, outcome, endpoint
@@ -98,6 +99,7 @@ export function observeRequest(metrics: Metrics, logger: Logger) {
       pending.completion += usage.completion_tokens ?? 0;
     }
     if (ctx.costUsd !== undefined) pending.cost += ctx.costUsd;
+    genAi?.record(ctx);
     writeLine(requestLine(ctx, usage));
   };
   return {

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { createGateway, type Gateway } from "../../src/app.js";
+import { createGateway, type Gateway, type GatewayOptions } from "../../src/app.js";
 import { parseConfig } from "../../src/config/load.js";
 import { createLogger } from "../../src/log.js";
 
@@ -21,7 +21,11 @@ export interface TestGateway {
 }
 
 /** Starts a gateway in this process on a free port, from YAML text, logging into memory. */
-export async function startGateway(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
+export async function startGateway(
+  yaml: string,
+  env: NodeJS.ProcessEnv = {},
+  options: Pick<GatewayOptions, "spanProcessors"> = {},
+): Promise<TestGateway> {
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -35,6 +39,7 @@ export async function startGateway(yaml: string, env: NodeJS.ProcessEnv = {}): P
   // Each gateway keeps its embedded state (usage database, spool, price cache) in a directory of its own.
   const dataDir = env.TOLLGATE_DATA_DIR ?? (await mkdtemp(join(tmpdir(), "tollgate-test-")));
   const gateway = await createGateway(loaded, {
+    ...options,
     logger: createLogger("info", sink),
     env: {
       ...env,

@@ -1,21 +1,74 @@
 import { GatewayError } from "../../errors.js";
 import type { PriorityGate } from "../../resilience/priority.js";
+import type { Deployment } from "../../routing/table.js";
 import type { NamedStage } from "../compose.js";
 import type { RequestContext } from "../context.js";
+
+/** Told about every upstream attempt (the GenAI metrics, and the CLIENT span when tracing is on). */
+export interface AttemptObserver {
+  /** Before the call (ctx.attemptStartedAt set): headers to send with it (W3C traceparent), if any. */
+  started(ctx: RequestContext, deployment: Deployment): Record<string, string> | undefined;
+  /** The attempt failed before its answer began, with the error the client would see. */
+  failed(ctx: RequestContext, deployment: Deployment, err: unknown): void;
+  /** The answer began (ctx.result is set); a stream's attempt lasts until the request finishes. */
+  answered(ctx: RequestContext, deployment: Deployment): void;
+}
+
+/** Both observers told of every attempt; the headers are the second one's (the tracer's). */
+export function bothObservers(first: AttemptObserver, second: AttemptObserver): AttemptObserver {
+  return {
+    started(ctx, deployment) {
+      first.started(ctx, deployment);
+      return second.started(ctx, deployment);
+    },
+    failed(ctx, deployment, err) {
+      first.failed(ctx, deployment, err);
+      second.failed(ctx, deployment, err);
+    },
+    answered(ctx, deployment) {
+      first.answered(ctx, deployment);
+      second.answered(ctx, deployment);
+    },
+  };
+}
 
 /**
  * The innermost stage: one call to the chosen deployment (see callDeployment). The resilience stage replaces
  * it when retries and fallbacks are configured; unit tests use it bare.
  */
-export function callStage(gates: ReadonlyMap<string, PriorityGate> = new Map()): NamedStage {
-  return { name: "call", run: (ctx) => callDeployment(ctx, gates) };
+export function callStage(
+  gates: ReadonlyMap<string, PriorityGate> = new Map(),
+  attempts?: AttemptObserver,
+): NamedStage {
+  if (attempts === undefined) return { name: "call", run: (ctx) => callDeployment(ctx, gates) };
+  return {
+    name: "call",
+    run: async (ctx) => {
+      const deployment = ctx.deployment;
+      if (deployment === undefined) throw new Error("call reached without a deployment");
+      ctx.attemptStartedAt = performance.now();
+      const traceHeaders = attempts.started(ctx, deployment);
+      try {
+        await callDeployment(ctx, gates, traceHeaders);
+      } catch (err) {
+        attempts.failed(ctx, deployment, err);
+        throw err;
+      }
+      attempts.answered(ctx, deployment);
+    },
+  };
 }
 
 /**
  * One call to ctx.deployment, in the provider's native API. A deployment with a concurrency limit admits calls
  * through its PriorityGate (high priority keys first; low ones shed first).
  */
-export async function callDeployment(ctx: RequestContext, gates: ReadonlyMap<string, PriorityGate>): Promise<void> {
+export async function callDeployment(
+  ctx: RequestContext,
+  gates: ReadonlyMap<string, PriorityGate>,
+  /** Sent upstream with this attempt (tracing's traceparent); undefined when tracing is off. */
+  traceHeaders?: Record<string, string>,
+): Promise<void> {
   const deployment = ctx.deployment;
   if (deployment === undefined) throw new Error("call reached without a deployment");
   ctx.attempts++;
@@ -23,7 +76,7 @@ export async function callDeployment(ctx: RequestContext, gates: ReadonlyMap<str
   let release: (() => void) | undefined;
   if (gate !== undefined) release = await gate.acquire(ctx.key?.priority ?? "normal");
   try {
-    ctx.result = ctx.endpoint === "chat" ? await callChat(ctx) : await callEmbeddings(ctx);
+    ctx.result = ctx.endpoint === "chat" ? await callChat(ctx, traceHeaders) : await callEmbeddings(ctx, traceHeaders);
   } catch (err) {
     release?.(); // a failed attempt gives its slot back now: the next attempt may go elsewhere
     throw err;
@@ -31,7 +84,7 @@ export async function callDeployment(ctx: RequestContext, gates: ReadonlyMap<str
   if (release) ctx.whenDone(release); // a stream holds its slot until it ends
 }
 
-function callChat(ctx: RequestContext) {
+function callChat(ctx: RequestContext, traceHeaders: Record<string, string> | undefined) {
   const deployment = ctx.deployment as NonNullable<RequestContext["deployment"]>;
   return deployment.provider.chat({
     request: ctx.chat as NonNullable<RequestContext["chat"]>,
@@ -41,10 +94,11 @@ function callChat(ctx: RequestContext) {
     requestId: ctx.requestId,
     signal: ctx.signal,
     observer: ctx,
+    traceHeaders,
   });
 }
 
-function callEmbeddings(ctx: RequestContext) {
+function callEmbeddings(ctx: RequestContext, traceHeaders: Record<string, string> | undefined) {
   const deployment = ctx.deployment as NonNullable<RequestContext["deployment"]>;
   const embeddings = deployment.provider.embeddings;
   if (embeddings === undefined) {
@@ -60,5 +114,6 @@ function callEmbeddings(ctx: RequestContext) {
     requestId: ctx.requestId,
     signal: ctx.signal,
     observer: ctx,
+    traceHeaders,
   });
 }

@@ -9,7 +9,7 @@ import type { Router } from "../../routing/router.js";
 import type { Deployment } from "../../routing/table.js";
 import type { NamedStage } from "../compose.js";
 import type { RequestContext } from "../context.js";
-import { callDeployment } from "./call.js";
+import { type AttemptObserver, callDeployment } from "./call.js";
 import { routingRequest } from "./route.js";
 
 export const ATTEMPTS_HEADER = "x-tollgate-attempts";
@@ -39,6 +39,7 @@ export function resilienceStage(
   config: ResilienceConfig,
   gates: ReadonlyMap<string, PriorityGate>,
   observer: ResilienceObserver = {},
+  attempts?: AttemptObserver,
 ): NamedStage {
   const { health, latency } = router;
   const admit = (id: string) => health.admit(id);
@@ -63,12 +64,15 @@ export function resilienceStage(
         tried.push(deployment.id);
         latency.start(deployment.id);
         const t0 = performance.now();
+        ctx.attemptStartedAt = t0;
+        const traceHeaders = attempts?.started(ctx, deployment);
         try {
           const attemptMs = router.aliasConfig(ctx.alias)?.timeouts.attempt_ms;
-          if (attemptMs === undefined) await callDeployment(ctx, gates);
-          else await callWithin(ctx, gates, attemptMs, clientSignal);
+          if (attemptMs === undefined) await callDeployment(ctx, gates, traceHeaders);
+          else await callWithin(ctx, gates, attemptMs, clientSignal, traceHeaders);
         } catch (err) {
           const elapsed = performance.now() - t0;
+          attempts?.failed(ctx, deployment, err);
           latency.end(deployment.id, elapsed, false);
           void health.onFailure(deployment.id, err, elapsed);
           router.observe(ctx.alias, deployment.id, { ok: false, latencyMs: elapsed, costUsd: undefined });
@@ -113,6 +117,7 @@ export function resilienceStage(
           continue;
         }
         const elapsed = performance.now() - t0;
+        attempts?.answered(ctx, deployment);
         // Time to the answer: for a stream its first event (what a user waits for), for JSON the whole call.
         latency.end(deployment.id, elapsed, true);
         observer.attempt?.(deployment, true, elapsed, ctx.stream);
@@ -156,6 +161,7 @@ async function callWithin(
   gates: ReadonlyMap<string, PriorityGate>,
   ms: number,
   clientSignal: RequestContext["signal"],
+  traceHeaders: Record<string, string> | undefined,
 ): Promise<void> {
   const attempt = new EventEmitter();
   const forward = () => attempt.emit("abort");
@@ -167,7 +173,7 @@ async function callWithin(
     attempt.emit("abort");
   }, ms);
   try {
-    await callDeployment(ctx, gates);
+    await callDeployment(ctx, gates, traceHeaders);
   } catch (err) {
     stopForwarding?.();
     ctx.signal = clientSignal;

@@ -2,8 +2,7 @@ import type { ConverseCommandInput } from "@aws-sdk/client-bedrock-runtime";
 import aws4 from "aws4";
 import type { Pool } from "undici";
 import type { GatewayError } from "../../errors.js";
-import { sendUpstream, transportError, type UpstreamAnswer } from "../http.js";
-import type { AbortSignalLike } from "../types.js";
+import { sendUpstream, transportError, type UpstreamAnswer, type UpstreamCall } from "../http.js";
 import { bedrockError } from "./errors.js";
 
 /** What the SDK's credential chain resolves to. */
@@ -46,7 +45,7 @@ export class BedrockTransport {
     stream: boolean,
     /** Whether the input holds image bytes; without them JSON.stringify needs no replacer (cheaper). */
     withBlobs: boolean,
-    call: { signal: AbortSignalLike | undefined; observer: { onFirstByte(): void } },
+    call: UpstreamCall,
   ): Promise<UpstreamAnswer> {
     const { modelId, ...rest } = input;
     const path = `${this.basePath}/model/${encodeURIComponent(modelId as string)}/${stream ? "converse-stream" : "converse"}`;
