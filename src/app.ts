@@ -19,6 +19,7 @@ import { ConfigError, type LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { CostEngine } from "./cost/engine.js";
 import { GatewayError } from "./errors.js";
+import { BreachAlerts } from "./forecast/breach-alerts.js";
 import { ForecastService } from "./forecast/index.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics/index.js";
@@ -314,6 +315,15 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     ...(await budgetStore.list().catch(() => [])).map((b) => b.definition),
   ];
   const forecasts = new ForecastService(store, budgetDefinitions, { timeZone: config.budgets.timezone });
+  const breachAlerts = alerts
+    ? new BreachAlerts(
+        forecasts,
+        (event) => alerts.send(event),
+        (err) => logger.warn({ err: (err as Error).message }, "forecast refit failed"),
+      )
+    : undefined;
+  if (config.budgets.forecast_alert_interval_s > 0)
+    breachAlerts?.start(config.budgets.forecast_alert_interval_s * 1000);
   const app = createHttpApp({
     table,
     metrics,
@@ -328,6 +338,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     },
     readiness: [],
     routing: { router: routing.router, rules: routing.rules, pipeline },
+    forecasts: { forecasts, ...(authEnabled ? { keys, masterKey } : {}) },
     recommendations: {
       store,
       table,
@@ -363,6 +374,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     services,
     async close() {
       pricing.stop();
+      breachAlerts?.stop();
       await Promise.allSettled([...clients.values()].map((c) => c.close()));
       await migrated.stop();
       await Promise.allSettled([

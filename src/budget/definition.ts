@@ -93,7 +93,17 @@ export const BudgetsConfigSchema = z
           .strict(),
       )
       .default([])
-      .describe("Budget alert webhooks: signed, deduplicated per threshold and period, retried, off the request path."),
+      .describe(
+        "Alert webhooks (budget levels, projected breaches, anomalies): signed, deduplicated per threshold and period, retried, off the request path.",
+      ),
+    forecast_alert_interval_s: z
+      .number()
+      .int()
+      .min(0)
+      .default(3600)
+      .describe(
+        "How often the spend forecasts are refitted and projected_budget_breach alerts raised (0: never; GET /api/forecasts still fits on demand).",
+      ),
   })
   .strict();
 

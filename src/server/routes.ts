@@ -6,6 +6,7 @@ import type { RoutingTable } from "../routing/table.js";
 import { type CostApiDeps, mountCostApi } from "./cost-api.js";
 import { type DashboardApiDeps, mountDashboardApi } from "./dashboard-api.js";
 import { requestIdFrom, WebExchange } from "./exchange.js";
+import { type ForecastApiDeps, mountForecastApi } from "./forecast-api.js";
 import { errorResponse, jsonResponse } from "./http.js";
 import type { ModelCallHandler } from "./model-call.js";
 import { mountRecommendationsApi, type RecommendationsApiDeps } from "./recommendations-api.js";
@@ -29,6 +30,8 @@ export interface ServerDeps {
   routing?: RoutingApiDeps;
   /** Priced suggestions (GET /api/recommendations), scoped like the other /api routes. */
   recommendations?: RecommendationsApiDeps;
+  /** Spend forecasts per budget scope (GET /api/forecasts, POST /api/forecasts/refresh). */
+  forecasts?: ForecastApiDeps;
   /** The built-in dashboard (/dashboard) and its JSON (/api/dashboard/*). */
   dashboard?: DashboardApiDeps;
   onUnhandledError(err: unknown, path: string): void;
@@ -68,6 +71,7 @@ export function createHttpApp(deps: ServerDeps): Hono {
   }
   if (deps.routing) mountRoutingApi(app, deps.routing);
   if (deps.recommendations) mountRecommendationsApi(app, deps.recommendations);
+  if (deps.forecasts) mountForecastApi(app, deps.forecasts);
   if (deps.dashboard) mountDashboardApi(app, deps.dashboard);
 
   app.get("/health", (c) => jsonResponse(200, '{"status":"ok"}', { "x-request-id": idOf(c) }));
