@@ -7,7 +7,8 @@ import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import type { Hono } from "hono";
 import type { Redis } from "ioredis";
 import { BudgetStore } from "./admin/budget-store.js";
-import { AlertSender } from "./alerts/index.js";
+import { type AlertEvent, AlertSender } from "./alerts/index.js";
+import { AnomalyDetector } from "./anomaly/index.js";
 import { isAuthEnabled, KeyService, masterKeyFrom, syncDeclared } from "./auth/index.js";
 import { BudgetService } from "./budget/service.js";
 import { MemoryCacheStore } from "./cache/memory-store.js";
@@ -21,6 +22,7 @@ import { CostEngine } from "./cost/engine.js";
 import { GatewayError } from "./errors.js";
 import { BreachAlerts } from "./forecast/breach-alerts.js";
 import { ForecastService } from "./forecast/index.js";
+import { AnomalyWatch } from "./insights/anomaly-watch.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics/index.js";
 import { RequestContext } from "./pipeline/context.js";
@@ -52,7 +54,7 @@ import {
   TokenCalibrator,
 } from "./tokens/index.js";
 import { captureContent, tracingEnabled } from "./tracing/config.js";
-import { UsageLedger } from "./usage/index.js";
+import { UsageLedger, type UsageRecord } from "./usage/index.js";
 
 export interface Gateway {
   /** Every route, for app.request() and non-node runtimes. */
@@ -154,8 +156,11 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
   });
   const migrated = migrateWhenReachable(store, logger);
   await migrated.first; // an unreachable database does not hold up the start: records wait in the spool
+  // Built once the budgets and alerts it acts through exist; until then there is nothing to watch.
+  let anomalies: AnomalyWatch | undefined;
   const ledger = await UsageLedger.open({
     store,
+    ...(config.anomaly.enabled ? { onRecord: (r: UsageRecord) => anomalies?.record(r) } : {}),
     spoolDir: config.usage.spool_dir ?? join(dataDir, "spool"),
     spoolMaxBytes: config.usage.spool_max_bytes,
     flushIntervalMs: config.usage.flush_interval_ms,
@@ -315,6 +320,19 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     ...(await budgetStore.list().catch(() => [])).map((b) => b.definition),
   ];
   const forecasts = new ForecastService(store, budgetDefinitions, { timeZone: config.budgets.timezone });
+  if (config.anomaly.enabled) {
+    const brakeAll = config.anomaly.brake_on_critical;
+    anomalies = new AnomalyWatch({
+      detector: new AnomalyDetector({
+        config: config.anomaly,
+        brakeOnCritical: (scope) => brakeAll || budgets.wantsAnomalyBrake(scope),
+      }),
+      ...(alerts ? { alert: (event: AlertEvent) => alerts.send(event) } : {}),
+      brake: (scope) => budgets.brakeOnAnomaly(scope, brakeAll),
+      log: logger,
+    });
+    anomalies.start(ANOMALY_TICK_MS);
+  }
   const breachAlerts = alerts
     ? new BreachAlerts(
         forecasts,
@@ -339,6 +357,15 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     readiness: [],
     routing: { router: routing.router, rules: routing.rules, pipeline },
     forecasts: { forecasts, ...(authEnabled ? { keys, masterKey } : {}) },
+    ...(anomalies
+      ? {
+          anomalies: {
+            watch: anomalies,
+            teamKeyIds: async (teamId: string) => (await keys.listKeys({ teamId })).map((k) => k.id),
+            ...(authEnabled ? { keys, masterKey } : {}),
+          },
+        }
+      : {}),
     recommendations: {
       store,
       table,
@@ -375,6 +402,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     async close() {
       pricing.stop();
       breachAlerts?.stop();
+      anomalies?.stop();
       await Promise.allSettled([...clients.values()].map((c) => c.close()));
       await migrated.stop();
       await Promise.allSettled([
@@ -406,6 +434,9 @@ async function openTracing(
   if (spanProcessors === undefined) logger.info({ capture_content: capture }, "tracing on (OTLP/HTTP)");
   return startRequestTracing({ config, env, captureContent: capture, ...(spanProcessors ? { spanProcessors } : {}) });
 }
+
+/** The detector judges whole minutes. */
+const ANOMALY_TICK_MS = 60_000;
 
 const PACKAGE_ROOT = fileURLToPath(new URL("..", import.meta.url));
 

@@ -189,15 +189,20 @@ export class BudgetService {
     await this.counters.release(reservation.id);
   }
 
+  /** Whether a budget of `owner` ("team:blue") asks for its brake on a critical anomaly. */
+  wantsAnomalyBrake(owner: string): boolean {
+    return this.index.all.some((b) => b.def.emergency?.on_critical_anomaly && ownerOf(b) === owner);
+  }
+
   /**
-   * The anomaly detector's critical level: trips the brake of every definition owned by `owner` ("team:blue")
-   * whose emergency rule asks for it. Returns the labels of the scopes now braked.
+   * The anomaly detector's critical level: trips the brake of every definition owned by `owner` whose emergency
+   * rule asks for it (`anyRule`: every definition of the owner with an emergency rule). Returns the scopes braked.
    */
-  async brakeOnAnomaly(owner: string): Promise<string[]> {
+  async brakeOnAnomaly(owner: string, anyRule = false): Promise<string[]> {
     const braked: string[] = [];
     for (const b of this.index.all) {
       const rule = b.def.emergency;
-      if (!rule?.on_critical_anomaly || `${b.def.scope}:${b.def.id}` !== owner) continue;
+      if (rule === undefined || !(anyRule || rule.on_critical_anomaly) || ownerOf(b) !== owner) continue;
       await this.tripBrake(b, rule.cooldown_s);
       braked.push(b.label);
     }
@@ -367,6 +372,8 @@ export class BudgetService {
     }
   }
 }
+
+const ownerOf = (b: CompiledBudget) => `${b.def.scope}:${b.def.id}`;
 
 function usedFraction(def: BudgetDefinition, state: ScopeState): number {
   let fraction = 0;

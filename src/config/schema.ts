@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AnomalyConfigSchema } from "../anomaly/config.js";
 import { AuthConfigSchema } from "../auth/config.js";
 import { BudgetsConfigSchema } from "../budget/definition.js";
 import { AliasCacheSchema, CacheConfigSchema } from "../cache/config.js";
@@ -294,6 +295,9 @@ export const ConfigSchema = z
     ),
     cache: CacheConfigSchema.prefault({}).describe(
       "Response cache (exact tier): in process, or in Redis shared by every replica when REDIS_URL is set.",
+    ),
+    anomaly: AnomalyConfigSchema.prefault({}).describe(
+      "Spend and request-rate anomalies per budget scope (org, team, key): alerts through budgets.alerts, and the emergency brake where a budget's emergency.on_critical_anomaly (or brake_on_critical) says so.",
     ),
     metrics: MetricsConfigSchema.prefault({}).describe(
       "What /metrics breaks spend down by, and how many series it may keep (label cardinality).",

@@ -3,6 +3,7 @@ import { type AdminApiDeps, mountAdminApi } from "../admin/api.js";
 import type { Metrics } from "../metrics/index.js";
 import { modelNotFound } from "../pipeline/stages/route.js";
 import type { RoutingTable } from "../routing/table.js";
+import { type AnomalyApiDeps, mountAnomalyApi } from "./anomaly-api.js";
 import { type CostApiDeps, mountCostApi } from "./cost-api.js";
 import { type DashboardApiDeps, mountDashboardApi } from "./dashboard-api.js";
 import { requestIdFrom, WebExchange } from "./exchange.js";
@@ -30,6 +31,8 @@ export interface ServerDeps {
   routing?: RoutingApiDeps;
   /** Priced suggestions (GET /api/recommendations), scoped like the other /api routes. */
   recommendations?: RecommendationsApiDeps;
+  /** Open anomalies and watched scopes (GET /api/anomalies). */
+  anomalies?: AnomalyApiDeps;
   /** Spend forecasts per budget scope (GET /api/forecasts, POST /api/forecasts/refresh). */
   forecasts?: ForecastApiDeps;
   /** The built-in dashboard (/dashboard) and its JSON (/api/dashboard/*). */
@@ -72,6 +75,7 @@ export function createHttpApp(deps: ServerDeps): Hono {
   if (deps.routing) mountRoutingApi(app, deps.routing);
   if (deps.recommendations) mountRecommendationsApi(app, deps.recommendations);
   if (deps.forecasts) mountForecastApi(app, deps.forecasts);
+  if (deps.anomalies) mountAnomalyApi(app, deps.anomalies);
   if (deps.dashboard) mountDashboardApi(app, deps.dashboard);
 
   app.get("/health", (c) => jsonResponse(200, '{"status":"ok"}', { "x-request-id": idOf(c) }));

@@ -61,7 +61,7 @@ function blueLimit(nowMs: number): number {
   return Math.round((spentDays * BLUE_PER_DAY + (remainingDays * BLUE_PER_DAY) / 2 + 0.5) * 100) / 100;
 }
 
-describe("spend forecasts", () => {
+describe("spend forecasts and anomalies", () => {
   let gw: TestGateway;
   let receiver: Server;
   const deliveries: Delivery[] = [];
@@ -142,6 +142,14 @@ budgets:
     expect(refit.status).toBe(403);
     expect(refit.body).toMatchObject({ error: { code: "admin_only" } });
     expect((await get("/api/forecasts", "tg-not-a-key")).status).toBe(401);
+  });
+
+  it("lists the watched anomaly scopes: all for the master key, a team key's own team and keys only", async () => {
+    const scopesOf = async (key: string) =>
+      ((await get("/api/anomalies", key)).body.scopes as { scope: string }[]).map((s) => s.scope).sort();
+    expect(await scopesOf(MASTER)).toEqual(["key:k-blue", "key:k-green", "org:acme", "team:blue", "team:green"]);
+    expect(await scopesOf(BLUE_KEY)).toEqual(["key:k-blue", "team:blue"]);
+    expect((await get("/api/anomalies", MASTER)).body.open).toEqual([]);
   });
 
   it("sends one signed projected_budget_breach alert for blue, however often it refits", async () => {
