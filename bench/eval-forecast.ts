@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { addDays, type DailyPoint, type ForecastMethod, forecastDaily, forecastWith } from "../src/forecast/index.js";
+import { mulberry32 } from "../src/routing/strategies/index.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const DAYS = 120;
@@ -14,18 +15,6 @@ const HORIZON = 7;
 const FIRST_ORIGIN = DAYS - 8 * 7;
 const SEEDS = [1, 2, 3, 4, 5, 6];
 const TARGET_MAPE = 0.12;
-
-/** mulberry32: small, seedable, good enough for noise. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(rand: () => number): number {
   const u = Math.max(rand(), 1e-12);

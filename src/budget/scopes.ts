@@ -1,3 +1,4 @@
+import type { UsageFilters } from "../usage/query.js";
 import type { BudgetDefinition } from "./definition.js";
 
 /** Who is asking: the identities the auth stage resolved plus what the request is for. */
@@ -30,6 +31,17 @@ export function scopeLabelOf(def: Pick<BudgetDefinition, "scope" | "id" | "alias
   if (def.alias !== undefined) label += `, alias ${def.alias}`;
   if (def.provider !== undefined) label += `, provider ${def.provider}`;
   return label;
+}
+
+/** The ledger filters that select a budget scope's spend (its org, team or key, narrowed by alias and provider). */
+export function usageFiltersOf(def: Pick<BudgetDefinition, "scope" | "id" | "alias" | "provider">): UsageFilters {
+  const f: UsageFilters = {};
+  if (def.scope === "org") f.orgId = def.id;
+  else if (def.scope === "team") f.teamId = def.id;
+  else f.keyId = def.id;
+  if (def.alias !== undefined) f.alias = def.alias;
+  if (def.provider !== undefined) f.provider = def.provider;
+  return f;
 }
 
 /** Definitions indexed by "scope:id" so matching a request costs three map lookups. */

@@ -1,8 +1,8 @@
 import type { BudgetDefinition } from "../budget/definition.js";
 import { periodBucket } from "../budget/periods.js";
-import { scopeLabelOf } from "../budget/scopes.js";
+import { scopeLabelOf, usageFiltersOf } from "../budget/scopes.js";
 import type { Store } from "../store/index.js";
-import { queryUsage, type UsageFilters } from "../usage/index.js";
+import { queryUsage } from "../usage/index.js";
 
 /**
  * What the forecast service answers per budget scope and period (src/forecast/service.ts, ScopeProjection).
@@ -103,7 +103,7 @@ export async function budgetRows(src: BudgetSources, viewer: Viewer, nowMs: numb
   return Promise.all(
     defs.map(async (def) => {
       const bucket = periodBucket(def.period, src.timezone, nowMs);
-      const [spent] = await queryUsage(src.store, { ...filtersOf(def), from: bucket.startMs });
+      const [spent] = await queryUsage(src.store, { ...usageFiltersOf(def), from: bucket.startMs });
       const spentUsd = spent?.costUsd ?? 0;
       const spentTokens = (spent?.promptTokens ?? 0) + (spent?.completionTokens ?? 0);
       let utilization = 0;
@@ -168,16 +168,6 @@ export async function forecastsFor(
   } catch {
     return [];
   }
-}
-
-export function filtersOf(def: Pick<BudgetDefinition, "scope" | "id" | "alias" | "provider">): UsageFilters {
-  const f: UsageFilters = {};
-  if (def.scope === "org") f.orgId = def.id;
-  else if (def.scope === "team") f.teamId = def.id;
-  else f.keyId = def.id;
-  if (def.alias !== undefined) f.alias = def.alias;
-  if (def.provider !== undefined) f.provider = def.provider;
-  return f;
 }
 
 export function forecastMatches(f: ForecastScope, def: BudgetDefinition): boolean {

@@ -1,6 +1,6 @@
 import type { BudgetDefinition } from "../budget/definition.js";
 import { type BudgetPeriod, type PeriodBucket, periodBucket, zonedMidnight } from "../budget/periods.js";
-import { scopeKeyOf, scopeLabelOf } from "../budget/scopes.js";
+import { scopeKeyOf, scopeLabelOf, usageFiltersOf } from "../budget/scopes.js";
 import type { Store } from "../store/index.js";
 import { queryUsage, type UsageFilters } from "../usage/query.js";
 import { projectBreaches } from "./breaches.js";
@@ -135,7 +135,7 @@ export class ForecastService {
     const out: ScopeProjection[] = [];
     for (const [scopeKey, periods] of byScope) {
       const first = [...periods.values()][0]?.[0] as BudgetDefinition;
-      const series = await this.dailySpend(usageFilters(first), days, nowMs);
+      const series = await this.dailySpend(usageFiltersOf(first), days, nowMs);
       const spans = [...periods].map(([period, defs]): PeriodSpan => {
         const bucket = periodBucket(period, this.timeZone, nowMs);
         const horizon =
@@ -166,7 +166,7 @@ export class ForecastService {
     owners: Owners,
   ): Promise<ScopeProjection> {
     const [row] = await queryUsage(this.store, {
-      ...usageFilters(def),
+      ...usageFiltersOf(def),
       ...(bucket.endMs === undefined ? {} : { from: bucket.startMs }),
       to: nowMs,
     });
@@ -319,16 +319,6 @@ function ownerOf(def: BudgetDefinition, owners: Owners): { teamId?: string; orgI
     return orgId === undefined ? { teamId: def.id } : { teamId: def.id, orgId };
   }
   return owners.keys.get(def.id) ?? {};
-}
-
-function usageFilters(def: BudgetDefinition): UsageFilters {
-  const f: UsageFilters = {};
-  if (def.scope === "org") f.orgId = def.id;
-  else if (def.scope === "team") f.teamId = def.id;
-  else f.keyId = def.id;
-  if (def.alias !== undefined) f.alias = def.alias;
-  if (def.provider !== undefined) f.provider = def.provider;
-  return f;
 }
 
 /**

@@ -9,8 +9,8 @@ import type { RoutingTable } from "../routing/table.js";
 import type { Store } from "../store/index.js";
 import { queryUsage, toCsv, type UsageGroupBy } from "../usage/index.js";
 import { requestIdFrom } from "./exchange.js";
-import { jsonResponse, parseBody } from "./http.js";
-import { readerOf } from "./reader.js";
+import { jsonResponse, parseBody, parseQuery } from "./http.js";
+import { readableTeam, readerOf } from "./reader.js";
 
 export interface CostApiDeps {
   table: RoutingTable;
@@ -90,25 +90,14 @@ export function mountCostApi(app: Hono, deps: CostApiDeps): void {
     jsonResponse(status, JSON.stringify(body), { "x-request-id": idOf(c) });
 
   app.get("/v1/usage", async (c) => {
-    const q = parseQuery(c.req.query());
-    const { teamId } = await reader(c);
-    if (teamId !== undefined) {
-      if (q.team !== undefined && q.team !== teamId) {
-        throw new GatewayError(`A key of team '${teamId}' can read only its own team's usage.`, {
-          status: 403,
-          type: "permission_error",
-          param: "team",
-          code: "team_forbidden",
-        });
-      }
-      q.team = teamId;
-    }
+    const q = parseQuery(c.req.query(), UsageQuerySchema);
+    const teamId = readableTeam(await reader(c), q.team, "usage");
     const groupBy = q.group_by as UsageGroupBy | undefined;
     const rows = await queryUsage(store, {
       from: time(q.from, "from"),
       to: time(q.to, "to"),
       keyId: q.key,
-      teamId: q.team,
+      teamId,
       orgId: q.org,
       alias: q.alias,
       provider: q.provider,
@@ -324,15 +313,6 @@ function promptRequest(body: { prompt: string; max_tokens?: number | undefined }
     messages: [{ role: "user", content: body.prompt }],
     ...(body.max_tokens ? { max_tokens: body.max_tokens } : {}),
   });
-}
-
-function parseQuery(query: Record<string, string>) {
-  const parsed = UsageQuerySchema.safeParse(query);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const keys = issue && "keys" in issue ? (issue.keys as string[]) : [];
-  const param = String(issue?.path[0] ?? keys[0] ?? "query");
-  throw badRequest(`${param}: ${issue?.message ?? "invalid"}`, param);
 }
 
 /** An ISO date or epoch milliseconds. */

@@ -14,8 +14,8 @@ import {
 } from "../dashboard/data.js";
 import { GatewayError } from "../errors.js";
 import { requestIdFrom } from "./exchange.js";
-import { jsonResponse } from "./http.js";
-import { type ReaderAuth, readerOf } from "./reader.js";
+import { jsonResponse, parseQuery } from "./http.js";
+import { type ReaderAuth, readableTeam, readerOf } from "./reader.js";
 
 /** With auth on: a team key reads only its team; the master key reads everything (and may pick a team). */
 export interface DashboardApiDeps extends DashboardSources, ReaderAuth {
@@ -64,24 +64,14 @@ export function mountDashboardApi(app: Hono, deps: DashboardApiDeps): void {
   app.get("/dashboard/:name{.+}", (c) => serve(c, c.req.param("name")));
 
   const reader = readerOf(deps);
-  const viewerOf = async (c: Context, q: Query): Promise<Viewer> => {
-    const { teamId } = await reader(c);
-    if (teamId === undefined) return { teamId: q.team };
-    if (q.team !== undefined && q.team !== teamId) {
-      throw new GatewayError(`A key of team '${teamId}' can read only its own team's dashboard.`, {
-        status: 403,
-        type: "permission_error",
-        param: "team",
-        code: "team_forbidden",
-      });
-    }
-    return { teamId };
-  };
+  const viewerOf = async (c: Context, q: Query): Promise<Viewer> => ({
+    teamId: readableTeam(await reader(c), q.team, "dashboard"),
+  });
   const json = (c: Context, body: unknown) =>
     jsonResponse(200, JSON.stringify(body), { "x-request-id": idOf(c), "cache-control": "no-store" });
   const route = (path: string, view: (viewer: Viewer, q: Query, nowMs: number) => Promise<unknown>) => {
     app.get(`/api/dashboard/${path}`, async (c) => {
-      const q = parseQuery(c.req.query());
+      const q = parseQuery(c.req.query(), QuerySchema);
       const viewer = await viewerOf(c, q);
       return json(c, await view(viewer, q, now()));
     });
@@ -104,18 +94,4 @@ export function mountDashboardApi(app: Hono, deps: DashboardApiDeps): void {
   route("models", (viewer, q, nowMs) => models(deps, viewer, nowMs, q.days ?? 7));
   route("cache", (viewer, q, nowMs) => cache(deps, viewer, nowMs, q.days ?? 30));
   route("requests", (viewer, q) => requests(deps, viewer, { limit: q.limit ?? 100, beforeMs: q.before }));
-}
-
-function parseQuery(query: Record<string, string>): Query {
-  const parsed = QuerySchema.safeParse(query);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const keys = issue && "keys" in issue ? (issue.keys as string[]) : [];
-  const param = String(issue?.path[0] ?? keys[0] ?? "query");
-  throw new GatewayError(`${param}: ${issue?.message ?? "invalid"}`, {
-    status: 400,
-    type: "invalid_request_error",
-    param,
-    code: "invalid_value",
-  });
 }

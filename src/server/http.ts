@@ -39,6 +39,21 @@ export function parseBody<S extends z.ZodType>(text: string, schema: S): z.infer
   throw invalidRequest(message, param || null, "invalid_value");
 }
 
+/** Validates a query string against a strict schema; a mistake (or an unknown parameter) becomes a 400 naming it. */
+export function parseQuery<S extends z.ZodType>(query: Record<string, string>, schema: S): z.infer<S> {
+  const parsed = schema.safeParse(query);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const keys = issue && "keys" in issue ? (issue.keys as string[]) : [];
+  const param = String(issue?.path[0] ?? keys[0] ?? "query");
+  throw new GatewayError(`${param}: ${issue?.message ?? "invalid"}`, {
+    status: 400,
+    type: "invalid_request_error",
+    param,
+    code: "invalid_value",
+  });
+}
+
 export function jsonResponse(status: number, body: string | Uint8Array, headers: Record<string, string>): Response {
   headers["content-type"] = JSON_TYPE;
   return new Response(body, { status, headers });

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { type KeyService, secretsEqual } from "../auth/index.js";
+import { GatewayError } from "../errors.js";
 
 /** Who may read what: undefined team = everything (the master key, or no auth). */
 export interface Reader {
@@ -22,4 +23,22 @@ export function readerOf(auth: ReaderAuth): (c: Context) => Promise<Reader> {
     const key = await auth.keys.authenticate(header);
     return { teamId: key.teamId };
   };
+}
+
+/**
+ * The team a read covers: a team key's own (asking for another team is a 403 naming `what` it reads), otherwise
+ * the team asked for, undefined meaning every team.
+ */
+export function readableTeam(reader: Reader, asked: string | undefined, what: string): string | undefined {
+  const own = reader.teamId;
+  if (own === undefined) return asked;
+  if (asked !== undefined && asked !== own) {
+    throw new GatewayError(`A key of team '${own}' can read only its own team's ${what}.`, {
+      status: 403,
+      type: "permission_error",
+      param: "team",
+      code: "team_forbidden",
+    });
+  }
+  return own;
 }

@@ -1,13 +1,14 @@
 import type { Hono } from "hono";
 import { z } from "zod";
 import { BudgetStore } from "../admin/budget-store.js";
-import { type KeyService, secretsEqual } from "../auth/index.js";
+import type { KeyService } from "../auth/index.js";
 import type { Config } from "../config/schema.js";
 import { GatewayError } from "../errors.js";
 import { gatherInput, type InsightSources } from "../insights/inputs.js";
 import { type RecommendationOptions, recommend, round6 } from "../insights/recommendations.js";
 import { requestIdFrom } from "./exchange.js";
-import { errorResponse, jsonResponse } from "./http.js";
+import { errorResponse, jsonResponse, parseQuery } from "./http.js";
+import { readableTeam, readerOf } from "./reader.js";
 
 export interface RecommendationsApiDeps extends Omit<InsightSources, "config" | "budgetDefinitions" | "keyTeams"> {
   config: Pick<Config, "models" | "cache" | "budgets">;
@@ -65,28 +66,13 @@ export function mountRecommendationsApi(app: Hono, deps: RecommendationsApiDeps)
     return body;
   };
 
-  /** undefined: may read every team. */
-  const readerTeam = async (authorization: string | undefined): Promise<string | undefined> => {
-    if (deps.keys === undefined) return undefined;
-    const presented = authorization?.replace(/^Bearer\s+/i, "");
-    if (deps.masterKey && presented && secretsEqual(presented, deps.masterKey)) return undefined;
-    return (await deps.keys.authenticate(authorization)).teamId;
-  };
-
+  const reader = readerOf(deps);
   app.get("/api/recommendations", async (c) => {
     const requestId = requestIdFrom(c.req.header("x-request-id"));
     try {
-      const own = await readerTeam(c.req.header("authorization"));
-      const asked = parseQuery(c.req.query()).team;
-      if (own !== undefined && asked !== undefined && asked !== own) {
-        throw new GatewayError(`A key of team '${own}' can read only its own team's recommendations.`, {
-          status: 403,
-          type: "permission_error",
-          param: "team",
-          code: "team_forbidden",
-        });
-      }
-      return jsonResponse(200, await answer(own ?? asked), { "x-request-id": requestId });
+      const who = await reader(c);
+      const teamId = readableTeam(who, parseQuery(c.req.query(), QuerySchema).team, "recommendations");
+      return jsonResponse(200, await answer(teamId), { "x-request-id": requestId });
     } catch (err) {
       // Mapped here so the route answers OpenAI-style JSON on any app it is mounted on.
       if (err instanceof GatewayError) return errorResponse(err, requestId);
@@ -97,18 +83,4 @@ export function mountRecommendationsApi(app: Hono, deps: RecommendationsApiDeps)
 
 function keyTeamsOf(keys: KeyService): () => Promise<ReadonlyMap<string, string>> {
   return async () => new Map((await keys.listKeys()).map((k) => [k.id, k.teamId]));
-}
-
-function parseQuery(query: Record<string, string>): z.infer<typeof QuerySchema> {
-  const parsed = QuerySchema.safeParse(query);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const keys = issue && "keys" in issue ? (issue.keys as string[]) : [];
-  const param = String(issue?.path[0] ?? keys[0] ?? "query");
-  throw new GatewayError(`${param}: ${issue?.message ?? "invalid"}`, {
-    status: 400,
-    type: "invalid_request_error",
-    param,
-    code: "invalid_value",
-  });
 }

@@ -4,16 +4,15 @@ import { mkdir } from "node:fs/promises";
 import pg from "pg";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateKey } from "../../src/auth/key-format.js";
 import type { UsageRecord } from "../../src/usage/index.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
+import type { Json } from "../helpers/json.js";
+import { TWO_TEAMS_AUTH, twoTeamKeys } from "../helpers/two-teams.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = "test/artifacts";
 const PG_URL = process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
-const MASTER = `mk-${randomBytes(16).toString("hex")}`;
-const BLUE_KEY = generateKey();
-const GREEN_KEY = generateKey();
+const { master: MASTER, blue: BLUE_KEY, green: GREEN_KEY, env: ENV } = twoTeamKeys();
 const DAY_MS = 86_400_000;
 const VIEWS = ["overview", "budgets", "models", "cache", "recommendations", "requests"] as const;
 
@@ -28,14 +27,7 @@ models:
       - { provider: backup, model: gpt-4o-mini }
   big:
     deployments: [{ provider: primary, model: gpt-4o }]
-auth:
-  orgs: [{ id: acme }]
-  teams:
-    - { id: blue, org: acme }
-    - { id: green, org: acme }
-  keys:
-    - { id: k-blue, name: blue app, team: blue, key_env: BLUE_KEY }
-    - { id: k-green, name: green app, team: green, key_env: GREEN_KEY }
+${TWO_TEAMS_AUTH}
 budgets:
   definitions:
     - { scope: org, id: acme, period: monthly, limit_usd: 150 }
@@ -43,7 +35,6 @@ budgets:
     - { scope: team, id: green, period: monthly, limit_usd: 5, level: soft, warn_at: 0.5 }
     - { scope: key, id: k-green, alias: big, period: weekly, limit_usd: 1 }
 `;
-const ENV = { TOLLGATE_MASTER_KEY: MASTER, BLUE_KEY, GREEN_KEY };
 
 /** Six weeks of traffic for two teams: misses and cache hits, streams, errors, two deployments of one alias. */
 function seed(nowMs: number): UsageRecord[] {
@@ -111,9 +102,6 @@ async function seeded(env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
   await gw.gateway.services.ledger.flush();
   return gw;
 }
-
-// biome-ignore lint/suspicious/noExplicitAny: the answers of seven endpoints, read field by field by the assertions
-type Json = any;
 
 async function getJson(gw: TestGateway, path: string, key: string): Promise<{ status: number; body: Json }> {
   const res = await fetch(`${gw.origin}${path}`, { headers: { authorization: `Bearer ${key}` } });

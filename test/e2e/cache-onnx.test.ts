@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dot, NgramEmbedder } from "../../src/cache/semantic/index.js";
 import { ConfigError } from "../../src/config/load.js";
 import { type TinyModel, writeTinyModel } from "../fixtures/tiny-onnx.js";
-import { startGateway, type TestGateway } from "../helpers/gateway.js";
+import { postOpen, startGateway, type TestGateway } from "../helpers/gateway.js";
+import { semanticRoutes } from "../helpers/routes.js";
 import { type OpenAIMock, startOpenAIMock } from "../mocks/openai.js";
 
 // The semantic tier with a local ONNX embedder, through HTTP against the OpenAI mock: the tiny test model is a
@@ -15,23 +16,10 @@ let upstream: OpenAIMock;
 let model: TinyModel;
 const gateways: TestGateway[] = [];
 
-const routes = (embedder: string) => `
-providers:
-  up: { type: openai-compatible, base_url: "${upstream.url}" }
-models:
-  sem:
-    cache: { enabled: true, semantic: true }
-    deployments: [{ provider: up, model: gpt-4o-mini }]
-cache:
-  semantic: { verify_share: 0, embedder: ${embedder} }
-`;
+const routes = (embedder: string) => semanticRoutes(upstream.url, 0, embedder);
 
 const ask = (gw: TestGateway, content: string) =>
-  fetch(`${gw.origin}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model: "sem", temperature: 0, messages: [{ role: "user", content }] }),
-  });
+  postOpen(gw, { model: "sem", temperature: 0, messages: [{ role: "user", content }] });
 
 const calls = () => upstream.requests.filter((r) => r.path.endsWith("/chat/completions")).length;
 

@@ -3,7 +3,8 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateKey } from "../../src/auth/key-format.js";
 import { listRecords } from "../../src/usage/index.js";
-import { eventually, startGateway, type TestGateway } from "../helpers/gateway.js";
+import { eventually, postOpen, startGateway, type TestGateway } from "../helpers/gateway.js";
+import { semanticRoutes } from "../helpers/routes.js";
 import { type OpenAIMock, startOpenAIMock } from "../mocks/openai.js";
 
 // The exact cache tier through the HTTP API and the official SDK, against the OpenAI mock over real HTTP.
@@ -52,14 +53,6 @@ async function post(gw: TestGateway, body: object, headers: Record<string, strin
   });
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
-
-/** A chat request to a gateway without auth (the semantic tests run open). */
-const postOpen = (gw: TestGateway, body: object) =>
-  fetch(`${gw.origin}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
 
 const ask = (content: string, extra: object = {}) => ({
   model: "chat",
@@ -193,16 +186,6 @@ describe("exact cache tier shared through Redis", () => {
 });
 
 describe("semantic cache tier", () => {
-  const semanticRoutes = (url: string, verifyShare: number) => `
-providers:
-  up: { type: openai-compatible, base_url: "${url}" }
-models:
-  sem:
-    cache: { enabled: true, semantic: true }
-    deployments: [{ provider: up, model: gpt-4o-mini }]
-cache:
-  semantic: { verify_share: ${verifyShare} }
-`;
   const semAsk = (content: string, system = "You answer geography questions.") => ({
     model: "sem",
     temperature: 0,

@@ -3,13 +3,11 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyAlertSignature } from "../../src/alerts/index.js";
-import { generateKey } from "../../src/auth/key-format.js";
 import type { UsageRecord } from "../../src/usage/index.js";
 import { eventually, startGateway, type TestGateway } from "../helpers/gateway.js";
+import { TWO_TEAMS_AUTH, twoTeamKeys } from "../helpers/two-teams.js";
 
-const MASTER = `mk-${randomBytes(16).toString("hex")}`;
-const BLUE_KEY = generateKey();
-const GREEN_KEY = generateKey();
+const { master: MASTER, blue: BLUE_KEY, green: GREEN_KEY, env: KEYS_ENV } = twoTeamKeys();
 const SECRET = `whsec-${randomBytes(8).toString("hex")}`;
 const DAY_MS = 86_400_000;
 const BLUE_PER_DAY = 10;
@@ -87,14 +85,7 @@ providers:
 models:
   chat:
     deployments: [{ provider: primary, model: gpt-4o-mini }]
-auth:
-  orgs: [{ id: acme }]
-  teams:
-    - { id: blue, org: acme }
-    - { id: green, org: acme }
-  keys:
-    - { id: k-blue, name: blue app, team: blue, key_env: BLUE_KEY }
-    - { id: k-green, name: green app, team: green, key_env: GREEN_KEY }
+${TWO_TEAMS_AUTH}
 budgets:
   forecast_alert_interval_s: 1
   definitions:
@@ -103,7 +94,7 @@ budgets:
   alerts:
     - { url: "${url}", secret: "\${ALERT_SECRET}" }
 `,
-      { TOLLGATE_MASTER_KEY: MASTER, BLUE_KEY, GREEN_KEY, ALERT_SECRET: SECRET },
+      { ...KEYS_ENV, ALERT_SECRET: SECRET },
     );
     for (const r of seed(now)) gw.gateway.services.ledger.record(r);
     await gw.gateway.services.ledger.flush();

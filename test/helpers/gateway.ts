@@ -67,6 +67,15 @@ export async function startGateway(
   };
 }
 
+/** A chat completion request to a gateway without auth (for tests whose gateway runs open). */
+export function postOpen(gw: Pick<TestGateway, "origin">, body: object): Promise<Response> {
+  return fetch(`${gw.origin}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
 /** Polls until `check` passes or the time is up (for effects that land after the response, like log lines). */
 export async function eventually(check: () => void | Promise<void>, timeoutMs = 3000): Promise<void> {
   const until = Date.now() + timeoutMs;

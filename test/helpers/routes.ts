@@ -78,3 +78,21 @@ models:
       - { provider: openai, model: never-without-key, weight: 100 }
 `;
 }
+
+/**
+ * routes.yaml for the semantic cache tests: alias `sem` over `upstreamUrl` with both cache tiers on; `embedder`
+ * (YAML) replaces the default n-gram embedder.
+ */
+export function semanticRoutes(upstreamUrl: string, verifyShare: number, embedder?: string): string {
+  const embedderField = embedder === undefined ? "" : `, embedder: ${embedder}`;
+  return `
+providers:
+  up: { type: openai-compatible, base_url: "${upstreamUrl}" }
+models:
+  sem:
+    cache: { enabled: true, semantic: true }
+    deployments: [{ provider: up, model: gpt-4o-mini }]
+cache:
+  semantic: { verify_share: ${verifyShare}${embedderField} }
+`;
+}

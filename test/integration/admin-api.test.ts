@@ -1,27 +1,14 @@
 import { Writable } from "node:stream";
 import { Hono } from "hono";
-import { Migrator, sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mountAdminApi } from "../../src/admin/api.js";
 import { KeyService } from "../../src/auth/service.js";
 import { createLogger } from "../../src/log.js";
 import type { Store } from "../../src/store/index.js";
-import { migrationProvider } from "../../src/store/migrations.js";
-import { BACKENDS, type Backend, makeBackend } from "./harness.js";
+import type { Json } from "../helpers/json.js";
+import { BACKENDS, type Backend, makeBackend, migrateIn } from "./harness.js";
 
 const MASTER = "master-secret-for-tests-0123456789";
-
-/** store.migrate(), with Kysely's migration tables looked for in the test's own Postgres schema (not public). */
-async function migrateIn(backend: Backend, store: Store): Promise<void> {
-  if (backend.name === "sqlite") return store.migrate();
-  await sql`create schema if not exists ${sql.id(backend.location)}`.execute(store.db);
-  const migrator = new Migrator({ db: store.db, provider: migrationProvider, migrationTableSchema: backend.location });
-  const { error } = await migrator.migrateToLatest();
-  if (error) throw error;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: parsed JSON, read by the assertions
-type Json = any;
 
 describe.each(BACKENDS)("admin API on %s", (backendName) => {
   let backend: Backend;

@@ -5,9 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAdminCommand } from "../../src/admin/cli.js";
 import { KeyService } from "../../src/auth/service.js";
 import { openStore } from "../../src/store/index.js";
-
-// biome-ignore lint/suspicious/noExplicitAny: parsed JSON, read by the assertions
-type Json = any;
+import type { Json } from "../helpers/json.js";
 
 describe("tollgate admin CLI (embedded store)", () => {
   let dir: string;

@@ -1,4 +1,4 @@
-import { type KyselyPlugin, Migrator, sql } from "kysely";
+import type { KyselyPlugin } from "kysely";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createChangeBus } from "../../src/auth/bus.js";
 import { isAuthEnabled, syncDeclared } from "../../src/auth/config.js";
@@ -7,8 +7,7 @@ import { hashKey } from "../../src/auth/key-format.js";
 import { KeyService } from "../../src/auth/service.js";
 import { GatewayError } from "../../src/errors.js";
 import type { Store } from "../../src/store/index.js";
-import { migrationProvider } from "../../src/store/migrations.js";
-import { BACKENDS, type Backend, makeBackend, waitFor } from "./harness.js";
+import { BACKENDS, type Backend, makeBackend, migrateIn, waitFor } from "./harness.js";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -35,18 +34,6 @@ async function refusal(p: Promise<unknown>): Promise<GatewayError> {
 }
 
 const bearer = (key: string) => `Bearer ${key}`;
-
-/**
- * store.migrate(), except that on Postgres the migration tables are looked for in the test's schema: Kysely's
- * Migrator finds `kysely_migration` in any schema (e.g. public, after a run with DATABASE_URL) unless told which.
- */
-async function migrateIn(backend: Backend, store: Store): Promise<void> {
-  if (backend.name === "sqlite") return store.migrate();
-  await sql`create schema if not exists ${sql.id(backend.location)}`.execute(store.db);
-  const migrator = new Migrator({ db: store.db, provider: migrationProvider, migrationTableSchema: backend.location });
-  const { error } = await migrator.migrateToLatest();
-  if (error) throw error;
-}
 
 describe.each(BACKENDS)("KeyService on %s", (backendName) => {
   let backend: Backend;

@@ -4,6 +4,7 @@ import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { BudgetsConfigSchema } from "../../src/budget/definition.js";
 import { type BudgetRequest, BudgetService } from "../../src/budget/service.js";
+import { mulberry32 } from "../../src/routing/strategies/index.js";
 import { type BudgetCounters, toMicroUsd, toMicroUsdCeil } from "../../src/state/counters.js";
 import { MemoryCounters } from "../../src/state/memory.js";
 import { RedisCounters } from "../../src/state/redis.js";
@@ -20,17 +21,6 @@ afterAll(async () => {
   await redis.quit();
 });
 
-/** A seeded PRNG so a failure replays with the same costs. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Refusal {
   requestedMicro: number;
   headroomMicro: number;
@@ -38,7 +28,7 @@ interface Refusal {
 
 /** 600 concurrent requests spread over the replicas, each reserving its max and settling at most that. */
 async function overspend(replicas: BudgetService[], seed: number) {
-  const random = mulberry32(seed);
+  const random = mulberry32(seed); // seeded: a failure replays with the same costs
   const refusals: Refusal[] = [];
   let settledMicro = 0;
   let served = 0;

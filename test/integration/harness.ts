@@ -2,8 +2,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Migrator, sql } from "kysely";
 import pg from "pg";
 import { openStore, type Store } from "../../src/store/index.js";
+import { migrationProvider } from "../../src/store/migrations.js";
 import type { UsageRecord } from "../../src/usage/index.js";
 
 export const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -47,6 +49,18 @@ export async function makeBackend(name: Backend["name"]): Promise<Backend> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * store.migrate(), except that on Postgres the migration tables are looked for in the test's schema: Kysely's
+ * Migrator finds `kysely_migration` in any schema (e.g. public, after a run with DATABASE_URL) unless told which.
+ */
+export async function migrateIn(backend: Backend, store: Store): Promise<void> {
+  if (backend.name === "sqlite") return store.migrate();
+  await sql`create schema if not exists ${sql.id(backend.location)}`.execute(store.db);
+  const migrator = new Migrator({ db: store.db, provider: migrationProvider, migrationTableSchema: backend.location });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error;
 }
 
 let seq = 0;

@@ -2,7 +2,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Hono } from "hono";
-import { Migrator, sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BudgetStore } from "../../src/admin/budget-store.js";
 import { KeyService } from "../../src/auth/service.js";
@@ -13,10 +12,10 @@ import type { ProviderClient } from "../../src/providers/types.js";
 import { buildRoutingTable } from "../../src/routing/table.js";
 import { mountRecommendationsApi, type RecommendationsApiDeps } from "../../src/server/recommendations-api.js";
 import type { Store } from "../../src/store/index.js";
-import { migrationProvider } from "../../src/store/migrations.js";
 import { listRecords, toRow, type UsageRecord } from "../../src/usage/index.js";
 import { promptFingerprint } from "../../src/usage/prompt-hash.js";
-import { BACKENDS, type Backend, makeBackend, usageRecord } from "./harness.js";
+import type { Json } from "../helpers/json.js";
+import { BACKENDS, type Backend, makeBackend, migrateIn, usageRecord } from "./harness.js";
 
 const MASTER = "master-secret-for-recommendations-0123";
 const NOW = Date.UTC(2026, 0, 31, 12, 0, 0);
@@ -40,15 +39,6 @@ budgets:
     - { scope: team, id: blue, period: monthly, limit_usd: 1000 }
     - { scope: team, id: green, period: monthly, limit_usd: 20 }
 `;
-
-/** store.migrate(), with Kysely's migration tables in the test's own Postgres schema (not public). */
-async function migrateIn(backend: Backend, store: Store): Promise<void> {
-  if (backend.name === "sqlite") return store.migrate();
-  await sql`create schema if not exists ${sql.id(backend.location)}`.execute(store.db);
-  const migrator = new Migrator({ db: store.db, provider: migrationProvider, migrationTableSchema: backend.location });
-  const { error } = await migrator.migrateToLatest();
-  if (error) throw error;
-}
 
 /** `n` calls spread over the last 29 days, each priced as the bundled database prices gpt-4o / gpt-4o-mini. */
 function calls(n: number, fields: Partial<UsageRecord>, prompt: (i: number) => string | undefined = () => undefined) {
@@ -74,9 +64,6 @@ function calls(n: number, fields: Partial<UsageRecord>, prompt: (i: number) => s
   }
   return out;
 }
-
-// biome-ignore lint/suspicious/noExplicitAny: parsed JSON, read by the assertions
-type Json = any;
 
 describe.each(BACKENDS)("GET /api/recommendations on %s", (backendName) => {
   let backend: Backend;

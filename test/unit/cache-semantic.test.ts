@@ -11,6 +11,7 @@ import {
   SemanticCache,
   tokenize,
 } from "../../src/cache/semantic/index.js";
+import { mulberry32 } from "../../src/routing/strategies/index.js";
 
 const embedder = new NgramEmbedder();
 const similarity = (a: string, b: string) => dot(embedder.embed(a), embedder.embed(b));
@@ -111,7 +112,7 @@ describe("guards", () => {
 describe("FlatIndex", () => {
   it("returns the exact nearest neighbours, best first, across growth and removal", () => {
     const index = new FlatIndex(8, 1);
-    const rng = mulberry(7);
+    const rng = mulberry32(7);
     const vectors = new Map<string, Float32Array>();
     for (let i = 0; i < 200; i++) {
       const v = Float32Array.from({ length: 8 }, () => rng() - 0.5);
@@ -188,7 +189,7 @@ describe("SemanticCache", () => {
     const t = cache.similarityThreshold;
     expect(cache.entryThreshold("e")).toBe(t);
     expect(cache.estimatedFalseHitRate("e")).toBeLessThanOrEqual(0.02);
-    const rng = mulberry(42);
+    const rng = mulberry32(42);
     let highestWrong = 0;
     for (let i = 0; i < 60; i++) {
       const s = t + 0.05 * rng();
@@ -236,17 +237,6 @@ describe("SemanticCache", () => {
     expect(isEligible(1, 8191)).toBe(false);
   });
 });
-
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("HNSW index for large namespaces", () => {
   const unit = (seed: number, dims = 64): Float32Array => {

@@ -10,6 +10,7 @@ import {
   type SpendForecast,
 } from "../../src/forecast/index.js";
 import { fitHoltWinters, holtWinters, linearTrend, seasonalNaive } from "../../src/forecast/models.js";
+import { mulberry32 } from "../../src/routing/strategies/index.js";
 
 const WEEK = [120, 130, 125, 115, 100, 40, 30];
 
@@ -19,14 +20,7 @@ function points(values: readonly number[], first = "2026-09-01"): DailyPoint[] {
 
 /** Seeded PRNG (mulberry32) and a normal draw, so noisy series are the same on every run. */
 function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     next,
     normal: () => Math.sqrt(-2 * Math.log(Math.max(next(), 1e-12))) * Math.cos(2 * Math.PI * next()),
