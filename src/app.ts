@@ -42,6 +42,7 @@ import { createRequestListener } from "./server/listener.js";
 import { createModelCallHandler } from "./server/model-call.js";
 import { createHttpApp } from "./server/routes.js";
 import type { RequestTracing } from "./server/trace.js";
+import { redisAlertClaim } from "./state/alert-claims.js";
 import { RedisCacheStore } from "./state/cache-redis.js";
 import { MemoryCounters } from "./state/memory.js";
 import { closeRedisClient, createRedisClient, RedisCounters } from "./state/redis.js";
@@ -233,6 +234,8 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
   const alerts = config.budgets.alerts.length
     ? new AlertSender({
         targets: config.budgets.alerts,
+        // With Redis, one replica sends each alert; without, each process dedupes its own.
+        ...(redis ? { claim: redisAlertClaim(redis) } : {}),
         onResult: (r) => {
           if (!r.ok) logger.warn({ url: r.url, attempts: r.attempts }, "budget alert not delivered");
         },

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyAlertSignature } from "../../src/alerts/index.js";
 import type { UsageRecord } from "../../src/usage/index.js";
@@ -10,6 +11,7 @@ import { TWO_TEAMS_AUTH, twoTeamKeys } from "../helpers/two-teams.js";
 const { master: MASTER, blue: BLUE_KEY, green: GREEN_KEY, env: KEYS_ENV } = twoTeamKeys();
 const SECRET = `whsec-${randomBytes(8).toString("hex")}`;
 const DAY_MS = 86_400_000;
+const PG_URL = process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
 const BLUE_PER_DAY = 10;
 
 interface Delivery {
@@ -155,4 +157,64 @@ budgets:
     const ts = String(alert.headers["x-tollgate-timestamp"]);
     expect(verifyAlertSignature(SECRET, ts, alert.body, String(alert.headers["x-tollgate-signature"]))).toBe(true);
   }, 20_000);
+});
+
+describe("projected breach alerts across replicas (Redis, Postgres)", () => {
+  const run = randomBytes(4).toString("hex");
+  const schema = `t_forecast_${run}`;
+  const team = `blue-${run}`;
+  const replicas: TestGateway[] = [];
+  let receiver: Server;
+  const deliveries: Delivery[] = [];
+
+  afterAll(async () => {
+    await Promise.all(replicas.map((r) => r.close()));
+    await new Promise((r) => receiver?.close(r));
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    await client.query(`drop schema if exists ${schema} cascade`);
+    await client.end();
+  });
+
+  it("sends one alert between two replicas refitting the same shared ledger", async () => {
+    receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => {
+        body += c;
+      });
+      req.on("end", () => {
+        deliveries.push({ headers: req.headers, body });
+        res.end("ok");
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", () => r()));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const now = Date.now();
+    const yaml = `
+providers:
+  primary: { type: mock }
+models:
+  chat:
+    deployments: [{ provider: primary, model: gpt-4o-mini }]
+budgets:
+  forecast_alert_interval_s: 1
+  definitions:
+    - { scope: team, id: ${team}, period: monthly, limit_usd: ${blueLimit(now)}, level: hard }
+  alerts:
+    - { url: "${url}" }
+`;
+    const env = { REDIS_URL: "redis://127.0.0.1:6379", DATABASE_URL: PG_URL, TOLLGATE_DB_SCHEMA: schema };
+    replicas.push(await startGateway(yaml, env));
+    replicas.push(await startGateway(yaml, env));
+    const [first] = replicas as [TestGateway];
+    for (const r of seed(now)) {
+      if (r.teamId === "blue") first.gateway.services.ledger.record({ ...r, teamId: team });
+    }
+    await first.gateway.services.ledger.flush();
+    const projected = () => deliveries.filter((d) => JSON.parse(d.body).kind === "projected_budget_breach");
+    await eventually(() => expect(projected()).toHaveLength(1), 8_000);
+    await new Promise((r) => setTimeout(r, 3_000)); // both replicas refit again: still one
+    expect(projected()).toHaveLength(1);
+    expect(JSON.parse((projected()[0] as Delivery).body)).toMatchObject({ scope: `team ${team}` });
+  }, 30_000);
 });
