@@ -55,7 +55,7 @@ import {
   TokenCalibrator,
 } from "./tokens/index.js";
 import { captureContent, tracingEnabled } from "./tracing/config.js";
-import { UsageLedger, type UsageRecord } from "./usage/index.js";
+import { scopeMinutes, UsageLedger } from "./usage/index.js";
 
 export interface Gateway {
   /** Every route, for app.request() and non-node runtimes. */
@@ -81,6 +81,8 @@ export interface Services {
   keys: KeyService;
   routing: Routing;
   budgets: BudgetService;
+  /** The anomaly watch, when anomaly.enabled. */
+  anomalies?: AnomalyWatch;
 }
 
 export interface GatewayOptions {
@@ -157,11 +159,8 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
   });
   const migrated = migrateWhenReachable(store, logger);
   await migrated.first; // an unreachable database does not hold up the start: records wait in the spool
-  // Built once the budgets and alerts it acts through exist; until then there is nothing to watch.
-  let anomalies: AnomalyWatch | undefined;
   const ledger = await UsageLedger.open({
     store,
-    ...(config.anomaly.enabled ? { onRecord: (r: UsageRecord) => anomalies?.record(r) } : {}),
     spoolDir: config.usage.spool_dir ?? join(dataDir, "spool"),
     spoolMaxBytes: config.usage.spool_max_bytes,
     flushIntervalMs: config.usage.flush_interval_ms,
@@ -323,9 +322,11 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     ...(await budgetStore.list().catch(() => [])).map((b) => b.definition),
   ];
   const forecasts = new ForecastService(store, budgetDefinitions, { timeZone: config.budgets.timezone });
+  let anomalies: AnomalyWatch | undefined;
   if (config.anomaly.enabled) {
     const brakeAll = config.anomaly.brake_on_critical;
     anomalies = new AnomalyWatch({
+      source: (from, to) => scopeMinutes(store, from, to),
       detector: new AnomalyDetector({
         config: config.anomaly,
         brakeOnCritical: (scope) => brakeAll || budgets.wantsAnomalyBrake(scope),
@@ -335,6 +336,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
       log: logger,
     });
     anomalies.start(ANOMALY_TICK_MS);
+    services.anomalies = anomalies;
   }
   const breachAlerts = alerts
     ? new BreachAlerts(

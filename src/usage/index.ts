@@ -17,7 +17,9 @@ export {
   cacheStats,
   callSamples,
   recentRecords,
+  type ScopeMinute,
   type SeriesBy,
   type SeriesRow,
+  scopeMinutes,
   spendSeries,
 } from "./stats.js";

@@ -38,8 +38,6 @@ export interface LedgerOptions {
   retryBaseMs?: number;
   retryMaxMs?: number;
   observer?: Partial<LedgerObserver>;
-  /** Sees every record as it is recorded (the anomaly detector); must be cheap and must not throw. */
-  onRecord?: (r: UsageRecord) => void;
   log?: LedgerLog;
   /** close() also closes the store. Default true. */
   closeStore?: boolean;
@@ -122,7 +120,6 @@ export class UsageLedger {
         this.drop(1, "buffer full: the database is slower than the traffic");
       }
       this.buffer.push(r);
-      this.options.onRecord?.(r);
       if (this.buffer.length >= this.batchSize) void this.flush();
       else if (!this.timer) {
         this.timer = setTimeout(() => void this.flush(), this.flushIntervalMs);

@@ -156,3 +156,47 @@ export async function callSamples(store: Store, filters: UsageFilters, limit: nu
     costUsd: r.actual_cost_usd === null ? null : Number(r.actual_cost_usd),
   }));
 }
+
+/** One minute of one (org, team, key): what the anomaly detector reads from the shared ledger. */
+export interface ScopeMinute {
+  /** Minute start, ms epoch. */
+  minuteMs: number;
+  orgId: string | null;
+  teamId: string | null;
+  keyId: string | null;
+  requests: number;
+  /** Requests with a cost (a cache hit or a refusal costs nothing and says nothing about the price). */
+  pricedRequests: number;
+  costUsd: number;
+}
+
+/** Requests and spend per minute and identity in [fromMs, toMs), oldest first; the same on both dialects. */
+export async function scopeMinutes(store: Store, fromMs: number, toMs: number): Promise<ScopeMinute[]> {
+  const rows = await applyFilters(
+    store.db
+      .selectFrom("usage_records")
+      .select((eb) => [
+        bucket(60_000).as("minute"),
+        "org_id",
+        "team_id",
+        "key_id",
+        eb.fn.countAll().as("requests"),
+        eb.fn.sum(eb.case().when("actual_cost_usd", ">", 0).then(sql.lit(1)).else(sql.lit(0)).end()).as("priced"),
+        eb.fn.coalesce(eb.fn.sum("actual_cost_usd"), sql.lit(0)).as("cost_usd"),
+      ]),
+    { from: fromMs, to: toMs },
+  )
+    .groupBy([sql`1`, "org_id", "team_id", "key_id"])
+    .execute();
+  return rows
+    .map((r) => ({
+      minuteMs: Number(r.minute),
+      orgId: r.org_id ?? null,
+      teamId: r.team_id ?? null,
+      keyId: r.key_id ?? null,
+      requests: Number(r.requests),
+      pricedRequests: Number(r.priced ?? 0),
+      costUsd: Number(r.cost_usd),
+    }))
+    .sort((a, b) => a.minuteMs - b.minuteMs);
+}
