@@ -3,6 +3,7 @@ import type { AnomalyDetector, AnomalyEvent, ScopeAnomalyState } from "../anomal
 import type { ScopeMinute } from "../usage/index.js";
 
 const MINUTE_MS = 60_000;
+const REPLAY_STEP_MS = 10 * MINUTE_MS;
 
 export interface AnomalyWatchDeps {
   detector: AnomalyDetector;
@@ -48,9 +49,12 @@ export class AnomalyWatch {
     const until = this.readableUntil(nowMs);
     let from = until - this.backfillMs;
     this.fedUntil = from;
-    // A day at a time, so a long history is never one result set in memory.
+    // Ten minutes at a time, yielding between them: the replay judges every scope at every minute (~2.5 µs a
+    // scope-minute: 200 scopes over 22 days take ~16 s of background CPU at start), so a longer step would hold
+    // the event loop, and the requests behind it, for too long.
     while (from < until) {
-      const to = Math.min(until, from + 86_400_000);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const to = Math.min(until, from + REPLAY_STEP_MS);
       // What the replay finds is history: remembered (an anomaly still open stays open), not alerted.
       for (const event of this.feed(await this.deps.source(from, to), to)) this.remember(event);
       from = to;
