@@ -55,7 +55,7 @@ import {
   TokenCalibrator,
 } from "./tokens/index.js";
 import { captureContent, tracingEnabled } from "./tracing/config.js";
-import { scopeMinutes, UsageLedger } from "./usage/index.js";
+import { firstRecordAt, scopeMinutes, UsageLedger } from "./usage/index.js";
 
 export interface Gateway {
   /** Every route, for app.request() and non-node runtimes. */
@@ -327,6 +327,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     const brakeAll = config.anomaly.brake_on_critical;
     anomalies = new AnomalyWatch({
       source: (from, to) => scopeMinutes(store, from, to),
+      firstRecordAt: (from) => firstRecordAt(store, from),
       detector: new AnomalyDetector({
         config: config.anomaly,
         brakeOnCritical: (scope) => brakeAll || budgets.wantsAnomalyBrake(scope),

@@ -9,6 +9,8 @@ export interface AnomalyWatchDeps {
   detector: AnomalyDetector;
   /** Requests and spend per minute and identity in [fromMs, toMs): the usage ledger (scopeMinutes). */
   source(fromMs: number, toMs: number): Promise<ScopeMinute[]>;
+  /** The first record at or after a time (firstRecordAt): the replay starts there, not at an empty past. */
+  firstRecordAt?(fromMs: number): Promise<number | undefined>;
   /** The alert webhooks (deduplicated by the sender on the event's id, across replicas with Redis). */
   alert?: (event: AlertEvent) => void;
   /** A critical anomaly whose scope asks for it: trip the scope's emergency brake. */
@@ -38,22 +40,35 @@ export class AnomalyWatch {
   /** The ledger has been read up to here (exclusive, a minute boundary). */
   private fedUntil: number | undefined;
   private running: Promise<unknown> = Promise.resolve();
+  private stopped = false;
 
   constructor(private readonly deps: AnomalyWatchDeps) {
     this.lagMs = deps.lagMs ?? 2 * MINUTE_MS;
     this.backfillMs = deps.backfillMs ?? 22 * 86_400_000;
   }
 
-  /** Replays the ledger's history minute by minute; what it would have raised then is not raised now. */
-  async backfill(nowMs = Date.now()): Promise<void> {
+  /**
+   * Replays the ledger's history minute by minute; what it would have raised then is not raised now. Run at
+   * start; queued behind a tick in progress, never beside one.
+   */
+  backfill(nowMs = Date.now()): Promise<void> {
+    const run = this.running.then(() => this.replay(nowMs));
+    this.running = run.catch(() => undefined);
+    return run;
+  }
+
+  private async replay(nowMs: number): Promise<void> {
     const until = this.readableUntil(nowMs);
     let from = until - this.backfillMs;
+    const first = await this.deps.firstRecordAt?.(from);
+    if (this.deps.firstRecordAt !== undefined) from = first === undefined ? until : Math.max(from, floorMinute(first));
     this.fedUntil = from;
     // Ten minutes at a time, yielding between them: the replay judges every scope at every minute (~2.5 µs a
     // scope-minute: 200 scopes over 22 days take ~16 s of background CPU at start), so a longer step would hold
     // the event loop, and the requests behind it, for too long.
     while (from < until) {
       await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.stopped) return;
       const to = Math.min(until, from + REPLAY_STEP_MS);
       // What the replay finds is history: remembered (an anomaly still open stays open), not alerted.
       for (const event of this.feed(await this.deps.source(from, to), to)) this.remember(event);
@@ -81,13 +96,16 @@ export class AnomalyWatch {
   /** Backfills, then ticks every interval (aligned to nothing: each tick reads what is new). */
   start(intervalMs = MINUTE_MS): void {
     this.stop();
+    this.stopped = false;
     const onError = (err: unknown) => this.deps.log.warn({ err: (err as Error).message }, "anomaly check failed");
-    this.running = this.backfill().catch(onError);
+    this.backfill().catch(onError);
     this.timer = setInterval(() => void this.tick().catch(onError), intervalMs);
     this.timer.unref();
   }
 
+  /** Stops the ticks and a replay still running (the store may be closing). */
   stop(): void {
+    this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
   }
@@ -137,9 +155,11 @@ export class AnomalyWatch {
   }
 
   private readableUntil(nowMs: number): number {
-    return Math.floor((nowMs - this.lagMs) / MINUTE_MS) * MINUTE_MS;
+    return floorMinute(nowMs - this.lagMs);
   }
 }
+
+const floorMinute = (ms: number) => Math.floor(ms / MINUTE_MS) * MINUTE_MS;
 
 function scopesOf(r: ScopeMinute): string[] {
   const scopes: string[] = [];

@@ -16,6 +16,7 @@ export {
   type CallSample,
   cacheStats,
   callSamples,
+  firstRecordAt,
   recentRecords,
   type ScopeMinute,
   type SeriesBy,

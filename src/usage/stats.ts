@@ -200,3 +200,13 @@ export async function scopeMinutes(store: Store, fromMs: number, toMs: number): 
     }))
     .sort((a, b) => a.minuteMs - b.minuteMs);
 }
+
+/** The time of the first record at or after `fromMs` (an index seek), or undefined when there is none. */
+export async function firstRecordAt(store: Store, fromMs: number): Promise<number | undefined> {
+  const row = await store.db
+    .selectFrom("usage_records")
+    .select((eb) => eb.fn.min("ts").as("first"))
+    .where("ts", ">=", fromMs)
+    .executeTakeFirst();
+  return row?.first === null || row?.first === undefined ? undefined : Number(row.first);
+}

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Store } from "../../src/store/index.js";
-import { scopeMinutes, storeSink } from "../../src/usage/index.js";
+import { firstRecordAt, scopeMinutes, storeSink } from "../../src/usage/index.js";
 import { BACKENDS, type Backend, makeBackend, usageRecord } from "./harness.js";
 
 const T = Date.UTC(2026, 10, 25, 12, 0, 0);
@@ -47,5 +47,11 @@ describe.each(BACKENDS)("scopeMinutes on %s (what the anomaly watch reads)", (ba
       [T + 60_000, "key-b", 1, 1, 1],
       [T + 60_000, null, 1, 0, 0],
     ]);
+  });
+
+  it("finds the first record at or after a time, where the replay starts", async () => {
+    expect(await firstRecordAt(store, 0)).toBe(T + 1_000);
+    expect(await firstRecordAt(store, T + 60_500)).toBe(T + 61_000);
+    expect(await firstRecordAt(store, T + 120_001)).toBeUndefined();
   });
 });
