@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateKey } from "../../src/auth/key-format.js";
-import { startGateway, type TestGateway } from "../helpers/gateway.js";
+import { eventually, startGateway, type TestGateway } from "../helpers/gateway.js";
 import { runTollgate } from "../helpers/gateway-process.js";
 import { meteredModels } from "../helpers/metered-routes.js";
 import { expectNoSecretsInLogs, logText } from "../helpers/secrets-scan.js";
@@ -170,9 +170,12 @@ describe.sequential("keys on two replicas sharing Postgres and Redis", () => {
     expect(other.body.error?.code).toBe("team_forbidden");
     const own = await get(`${a.origin}/v1/usage?team=team-b-${RUN}&group_by=team`, KEY_B);
     expect(own.status).toBe(200);
-    const all = await get(`${a.origin}/v1/usage?group_by=team`, MASTER);
-    const teams = (all.body.data as { group: string }[]).map((r) => r.group);
-    expect(teams).toEqual(expect.arrayContaining([`team-a-${RUN}`, `team-b-${RUN}`]));
+    // Team b's record may land in a later batch than team a's.
+    await eventually(async () => {
+      const all = await get(`${a.origin}/v1/usage?group_by=team`, MASTER);
+      const teams = (all.body.data as { group: string }[]).map((r) => r.group);
+      expect(teams).toEqual(expect.arrayContaining([`team-a-${RUN}`, `team-b-${RUN}`]));
+    }, 15_000);
   }, 30_000);
 });
 
