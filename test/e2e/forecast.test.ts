@@ -19,6 +19,22 @@ interface Delivery {
   body: string;
 }
 
+/** A webhook receiver over real HTTP that keeps every delivery and answers 200. */
+async function webhookReceiver(deliveries: Delivery[]): Promise<Server> {
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => {
+      body += c;
+    });
+    req.on("end", () => {
+      deliveries.push({ headers: req.headers, body });
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return server;
+}
+
 /** Forty days of spend: blue $10 a day (heading over its limit this month), green $1 a day (far under). */
 function seed(nowMs: number): UsageRecord[] {
   const out: UsageRecord[] = [];
@@ -67,17 +83,7 @@ describe("spend forecasts and anomalies", () => {
   const deliveries: Delivery[] = [];
 
   beforeAll(async () => {
-    receiver = createServer((req, res) => {
-      let body = "";
-      req.on("data", (c) => {
-        body += c;
-      });
-      req.on("end", () => {
-        deliveries.push({ headers: req.headers, body });
-        res.end("ok");
-      });
-    });
-    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", () => r()));
+    receiver = await webhookReceiver(deliveries);
     const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
     const now = Date.now();
     gw = await startGateway(
@@ -179,17 +185,7 @@ describe("projected breach alerts across replicas (Redis, Postgres)", () => {
   });
 
   it("sends one alert between two replicas refitting the same shared ledger", async () => {
-    receiver = createServer((req, res) => {
-      let body = "";
-      req.on("data", (c) => {
-        body += c;
-      });
-      req.on("end", () => {
-        deliveries.push({ headers: req.headers, body });
-        res.end("ok");
-      });
-    });
-    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", () => r()));
+    receiver = await webhookReceiver(deliveries);
     const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
     const now = Date.now();
     const yaml = `
