@@ -1,7 +1,8 @@
+import { offsetAt } from "../budget/periods.js";
 import { type Baseline, median, medianAndMad, SeasonalProfile, type WindowStats } from "./baseline.js";
 import { type AnomalyConfig, type AnomalyConfigInput, AnomalyConfigSchema } from "./config.js";
 import { type AnomalyMetric, type BaselineSource, judge, lenient, type Reading, winsorise, zOf } from "./judge.js";
-import { DAY_MINUTES, MINUTE_MS, MinuteRing, slotOf, WEEK_MINUTES, zoneFormat, zoneOffsetMinutes } from "./series.js";
+import { DAY_MINUTES, MINUTE_MS, MinuteRing, slotOf, WEEK_MINUTES } from "./series.js";
 
 export type AnomalyLevel = "warning" | "critical";
 
@@ -101,7 +102,8 @@ export class AnomalyDetector {
   private readonly brakeOnCritical: (scope: string) => boolean;
   private readonly scopes = new Map<string, ScopeState>();
   private readonly ringSize: number;
-  private readonly zone: Intl.DateTimeFormat | undefined;
+  /** The IANA zone the slots follow; undefined for UTC (no offset to look up). */
+  private readonly zone: string | undefined;
   private offset = 0;
   private offsetHour = Number.NaN;
   // Scratch for slot statistics (one detector, one thread).
@@ -114,7 +116,7 @@ export class AnomalyDetector {
     this.config = c;
     this.brakeOnCritical = options.brakeOnCritical ?? (() => c.brake_on_critical);
     this.ringSize = Math.max(c.recent_minutes, c.slot_minutes) + 2 * c.window_minutes + 2;
-    this.zone = c.timezone === "UTC" ? undefined : zoneFormat(c.timezone);
+    this.zone = c.timezone === "UTC" ? undefined : c.timezone;
     const n = Math.max(c.recent_minutes, c.slot_minutes);
     this.samples = [new Float64Array(n), new Float64Array(n), new Float64Array(n)];
     this.deviations = new Float64Array(n);
@@ -335,7 +337,7 @@ export class AnomalyDetector {
     const hour = Math.floor(nowMs / 3_600_000);
     if (hour === this.offsetHour) return;
     this.offsetHour = hour;
-    this.offset = zoneOffsetMinutes(this.zone, nowMs);
+    this.offset = Math.round(offsetAt(nowMs, this.zone) / MINUTE_MS);
   }
 }
 

@@ -99,23 +99,3 @@ export function slotOf(kind: "week" | "day", localMinute: number, width: number)
   const weekend = weekday === 0 || weekday === 6 ? DAY_MINUTES / width : 0;
   return weekend + Math.floor(mod(localMinute, DAY_MINUTES) / width);
 }
-
-/** Minutes `timeZone` is ahead of UTC at `ms` (formatter built once by the caller). */
-export function zoneOffsetMinutes(format: Intl.DateTimeFormat, ms: number): number {
-  const part: Record<string, number> = {};
-  for (const p of format.formatToParts(ms)) if (p.type !== "literal") part[p.type] = Number(p.value);
-  const local = Date.UTC(part.year ?? 1970, (part.month ?? 1) - 1, part.day ?? 1, part.hour ?? 0, part.minute ?? 0);
-  return Math.round((local - Math.floor(ms / MINUTE_MS) * MINUTE_MS) / MINUTE_MS);
-}
-
-export function zoneFormat(timeZone: string): Intl.DateTimeFormat {
-  return new Intl.DateTimeFormat("en-US", {
-    timeZone,
-    hourCycle: "h23",
-    year: "numeric",
-    month: "numeric",
-    day: "numeric",
-    hour: "numeric",
-    minute: "numeric",
-  });
-}

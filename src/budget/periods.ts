@@ -48,7 +48,7 @@ function localTime(ms: number, timeZone: string): LocalTime {
 }
 
 /** The zone's offset from UTC at instant ms, in ms (positive east of Greenwich). */
-function offsetAt(ms: number, timeZone: string): number {
+export function offsetAt(ms: number, timeZone: string): number {
   const t = localTime(ms, timeZone);
   const asUtc = Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second);
   return asUtc - Math.floor(ms / 1000) * 1000;
