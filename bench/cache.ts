@@ -13,6 +13,9 @@ export interface CacheBenchFigures {
   /** req/s at 50 connections. */
   passThroughRps: number;
   hitRps: number;
+  /** CPU µs per request at 50 connections: the gateway's, the mock upstream's and the load generator's. */
+  passThroughCpuUs: { gateway: number; mock: number; loadgen: number };
+  hitCpuUs: { gateway: number; mock: number; loadgen: number };
 }
 
 const CACHED = BODY.replace('"model":"bench-chat"', '"model":"bench-cached"');
@@ -66,14 +69,23 @@ export async function runCacheBench(opts: {
     pick: "totalMs",
   });
   const p50 = (name: string) => percentile(samples.get(name) ?? [], 50);
-  const load = async (body: string) =>
-    (await loadRun(targets[0] as Target, opts.mock, { body, connections: 50, durationS: opts.durationS })).rps;
+  const load = (body: string) =>
+    loadRun(targets[0] as Target, opts.mock, { body, connections: 50, durationS: opts.durationS });
+  const cpu = (r: Awaited<ReturnType<typeof load>>) => ({
+    gateway: r.proxyCpuUs ?? Number.NaN,
+    mock: r.mockCpuUs,
+    loadgen: r.loadgenCpuUs,
+  });
+  const passThrough = await load(BODY);
+  const hits = await load(CACHED);
   return {
     passThroughP50: p50("pass-through"),
     hitP50: p50("hit"),
     missP50: p50("miss"),
-    passThroughRps: await load(BODY),
-    hitRps: await load(CACHED),
+    passThroughRps: passThrough.rps,
+    hitRps: hits.rps,
+    passThroughCpuUs: cpu(passThrough),
+    hitCpuUs: cpu(hits),
   };
 }
 
@@ -96,6 +108,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.log(
       `hits ${f.hitRps.toFixed(0)} req/s vs pass-through ${f.passThroughRps.toFixed(0)} at 50 conn.: ${(f.hitRps / f.passThroughRps).toFixed(2)}x (target >= 2x)`,
     );
+    const us = (c: CacheBenchFigures["hitCpuUs"]) =>
+      `gateway ${c.gateway.toFixed(0)}, mock ${c.mock.toFixed(0)}, load generator ${c.loadgen.toFixed(0)}`;
+    console.log(`CPU µs per request: pass-through ${us(f.passThroughCpuUs)}; hit ${us(f.hitCpuUs)}`);
   } finally {
     await killAll();
   }
