@@ -619,14 +619,23 @@ function openCache(
     metrics.cacheBytes.labels({ tier }).set(stats.bytes);
     metrics.cacheEvictions.labels({ tier }).set(stats.evictions);
   });
+  const cacheRequests = new Map<string, { inc(): void }>();
   return {
     store,
     config: config.cache,
     aliases,
     ...(semantic ? { semantic } : {}),
     observer: {
-      request: (result: "hit" | "miss" | "bypass", tier: "exact" | "semantic" = "exact") =>
-        metrics.cacheRequests.labels({ tier, result }).inc(),
+      request: (result: "hit" | "miss" | "bypass", tier: "exact" | "semantic" = "exact") => {
+        // A bound child per (tier, result): prom-client hashes a label object on every labels() call.
+        const key = tier === "exact" ? result : `semantic-${result}`;
+        let child = cacheRequests.get(key);
+        if (child === undefined) {
+          child = metrics.cacheRequests.labels({ tier, result });
+          cacheRequests.set(key, child);
+        }
+        child.inc();
+      },
       saved: (usd: number, seconds: number) => {
         metrics.cacheSavedUsd.inc(usd);
         metrics.cacheSavedSeconds.inc(seconds);

@@ -15,7 +15,7 @@ export {
   type NewEntry,
   type ToolCallDelta,
 } from "./entry.js";
-export { cacheKey, canonicalJson } from "./key.js";
+export { cacheKey, canonicalJson, ExactKeys } from "./key.js";
 export { MemoryCacheStore, type MemoryCacheStoreOptions } from "./memory-store.js";
 export { isReplayable, type ReplayOptions, replayAsJson, replayAsSse } from "./replay.js";
 export type { CacheStats, CacheStore } from "./store.js";

@@ -48,6 +48,44 @@ export function cacheKey(request: ChatCompletionRequest, alias: string, namespac
   return hash("sha256", json, "hex");
 }
 
+interface MemoizedKey {
+  alias: string;
+  namespace: string;
+  key: string;
+}
+
+/**
+ * cacheKey() remembered by the request's raw body: the same bytes parse to the same request, so a repeated
+ * request (every exact hit) skips the canonical JSON and the SHA-256, ~7% of a hit's CPU under load (measured
+ * with --cpu-prof). Bounded by the characters of the bodies it holds; the oldest go first.
+ */
+export class ExactKeys {
+  private readonly byBody = new Map<string, MemoizedKey>();
+  private chars = 0;
+
+  constructor(private readonly maxChars = 4_000_000) {}
+
+  /** `raw` must be the text `request` was parsed from, unchanged; an empty one is never remembered. */
+  keyOf(raw: string, request: ChatCompletionRequest, alias: string, namespace: string): string {
+    const known = this.byBody.get(raw);
+    if (known !== undefined && known.alias === alias && known.namespace === namespace) return known.key;
+    const key = cacheKey(request, alias, namespace);
+    if (raw.length === 0 || raw.length > this.maxChars / 16) return key;
+    if (known === undefined) this.chars += raw.length;
+    this.byBody.set(raw, { alias, namespace, key });
+    for (const oldest of this.byBody.keys()) {
+      if (this.chars <= this.maxChars) break;
+      this.byBody.delete(oldest);
+      this.chars -= oldest.length;
+    }
+    return key;
+  }
+
+  get size(): number {
+    return this.byBody.size;
+  }
+}
+
 /**
  * JSON with object keys sorted at every depth, so two requests that differ only in key order or whitespace
  * serialise alike. Undefined members are left out and undefined array items become null, as JSON.stringify does.

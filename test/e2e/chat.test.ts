@@ -33,7 +33,9 @@ describe("POST /v1/chat/completions, non-streaming", () => {
     expect(data.choices[0]?.message.content).toBe("Hello from the mock upstream.");
     // gpt-4o-mini at $0.15 / $0.60 per million tokens: 11 x 0.15e-6 + 7 x 0.60e-6 = 0.00000585.
     expect(data.usage).toEqual({ prompt_tokens: 11, completion_tokens: 7, total_tokens: 18, cost: 0.00000585 });
-    expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(response.headers.get("x-request-id")).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
     expect(response.headers.get("x-tollgate-deployment")).toBe("upstream/gpt-4o-mini");
 
     const sent = lastRequest();

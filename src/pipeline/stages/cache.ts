@@ -1,7 +1,7 @@
 import { completionFromSse } from "../../cache/accumulate.js";
 import type { AliasCacheConfig, CacheConfig } from "../../cache/config.js";
 import { type CacheEntry, cachedCompletion, makeCacheEntry } from "../../cache/entry.js";
-import { cacheKey } from "../../cache/key.js";
+import { ExactKeys } from "../../cache/key.js";
 import { isReplayable, replayAsSse } from "../../cache/replay.js";
 import { isEligible } from "../../cache/semantic/index.js";
 import type { SemanticTier } from "../../cache/semantic-tier.js";
@@ -48,6 +48,7 @@ interface SemanticState {
  */
 export function cacheStage(options: CacheStageOptions): NamedStage {
   const { store, config, aliases, observer, semantic: tier } = options;
+  const keys = new ExactKeys();
   return {
     name: "cache",
     run: async (ctx, next) => {
@@ -63,7 +64,7 @@ export function cacheStage(options: CacheStageOptions): NamedStage {
         return next();
       }
       const tenant = namespaceOf(ctx, alias.namespace);
-      const key = cacheKey(chat, ctx.alias, tenant);
+      const key = keys.keyOf(ctx.rawBody, chat, ctx.alias, tenant);
       const ttlMs = ttlOf(ctx, alias, config) * 1000;
       if (!control.includes("no-cache")) {
         const entry = await store.get(key);
