@@ -40,33 +40,39 @@ export function preloadEncoders(names: EncodingName[] = ["o200k_base", "cl100k_b
 
 // js-tiktoken's encode() costs ~10-30 µs per call before the first token (it rebuilds its special-token regex
 // and sets each time), so short texts that repeat across requests (roles, names, system prompts, tool
-// definitions) are remembered: an LRU bounded by total characters, per encoding.
+// definitions) are remembered per encoding, keyed by the text itself (no key string built per lookup), bounded
+// by total characters; the oldest go first, and a hot text evicted is counted again once.
 const CACHE_MAX_TEXT = 4096;
 const CACHE_MAX_CHARS = 1_000_000;
-const cached = new Map<string, number>(); // key: encoding + "\u0000" + text; Map order is the LRU order
+const cached = new Map<EncodingName, Map<string, number>>();
 let cachedChars = 0;
 
 /** Tokens in plain text; special-token strings in user text are counted as text, as the API does. */
 export function countTextTokens(text: string, encoding: EncodingName): number {
   if (text.length === 0) return 0;
   if (text.length > CACHE_MAX_TEXT) return getEncoder(encoding).encode(text, [], []).length;
-  const key = `${encoding}\u0000${text}`;
-  const hit = cached.get(key);
-  if (hit !== undefined) {
-    cached.delete(key);
-    cached.set(key, hit);
-    return hit;
+  let counts = cached.get(encoding);
+  if (counts === undefined) {
+    counts = new Map();
+    cached.set(encoding, counts);
   }
+  const hit = counts.get(text);
+  if (hit !== undefined) return hit;
   const tokens = getEncoder(encoding).encode(text, [], []).length;
-  cached.set(key, tokens);
-  cachedChars += key.length;
-  while (cachedChars > CACHE_MAX_CHARS) {
-    const oldest = cached.keys().next().value;
-    if (oldest === undefined) break;
-    cached.delete(oldest);
-    cachedChars -= oldest.length;
-  }
+  counts.set(text, tokens);
+  cachedChars += text.length;
+  if (cachedChars > CACHE_MAX_CHARS) evictOldestTexts();
   return tokens;
+}
+
+function evictOldestTexts(): void {
+  for (const counts of cached.values()) {
+    for (const text of counts.keys()) {
+      if (cachedChars <= CACHE_MAX_CHARS / 2) return;
+      counts.delete(text);
+      cachedChars -= text.length;
+    }
+  }
 }
 
 /** Provider prefixes ("openai/gpt-4o"), fine-tune names ("ft:gpt-4o-mini:org::id") and case do not matter. */

@@ -99,6 +99,18 @@ describe("countPromptTokens on OpenAI's published examples", () => {
     expect(asParts).toEqual(asString);
     expect(asString.tokens).toBeGreaterThan(3 + 3 + 3);
   });
+
+  it("gives the same counts from its memory of texts as fresh, across encodings and after it evicts", () => {
+    const texts = Array.from({ length: 300 }, (_, i) => `${"word ".repeat(700)}${i} tokens, C++ and C# differ.`);
+    const first = texts.map((t) => [countTextTokens(t, "o200k_base"), countTextTokens(t, "cl100k_base")]);
+    // 300 texts of ~3.5k chars in two encodings pass the 1M-character bound: the oldest were dropped.
+    const again = texts.map((t) => [
+      countTextTokens(`${t} `.trimEnd(), "o200k_base"),
+      countTextTokens(t, "cl100k_base"),
+    ]);
+    expect(again).toEqual(first);
+    expect(countTextTokens(texts[0] as string, "o200k_base")).toBe(first[0]?.[0]);
+  });
 });
 
 describe("encodingForModel", () => {
