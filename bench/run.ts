@@ -190,6 +190,7 @@ async function main(): Promise<number> {
     mockPort,
     perTarget: PLAN.sequentialPerTarget,
     durationS: PLAN.durationS,
+    rounds: PLAN.rounds,
   });
   const peakRss = {
     mock: peakRssMiB(mock.pid),
@@ -547,6 +548,16 @@ function report(
     "cache: pass-through / exact hit / miss p50 ms at 1 conn.",
     `${cache.passThroughP50.toFixed(3)} / ${cache.hitP50.toFixed(3)} / ${cache.missP50.toFixed(3)}`,
   ]);
+  info.push(
+    [
+      "cache: pass-through / hits req/s at 50 conn., each round",
+      cache.rounds.map((r) => `${r.passThrough.toFixed(0)} / ${r.hit.toFixed(0)}`).join(", "),
+    ],
+    [
+      "cache: CPU µs/req gateway + mock + load generator, pass-through / hit",
+      `${cache.passThroughCpuUs.gateway.toFixed(0)} + ${cache.passThroughCpuUs.mock.toFixed(0)} + ${cache.passThroughCpuUs.loadgen.toFixed(0)} / ${cache.hitCpuUs.gateway.toFixed(0)} + ${cache.hitCpuUs.mock.toFixed(0)} + ${cache.hitCpuUs.loadgen.toFixed(0)}`,
+    ],
+  );
   checks.push(
     { name: "cache: exact hit p50 (ms)", value: cache.hitP50, target: "<= 0.2 ms", pass: cache.hitP50 <= 0.2 },
     {
