@@ -41,7 +41,8 @@ export function preloadEncoders(names: EncodingName[] = ["o200k_base", "cl100k_b
 // js-tiktoken's encode() costs ~10-30 µs per call before the first token (it rebuilds its special-token regex
 // and sets each time), so short texts that repeat across requests (roles, names, system prompts, tool
 // definitions) are remembered per encoding, keyed by the text itself (no key string built per lookup), bounded
-// by total characters; the oldest go first, and a hot text evicted is counted again once.
+// by total characters: when full, texts are dropped in the order they came (encoding by encoding) down to half,
+// and a hot text dropped is counted again once.
 const CACHE_MAX_TEXT = 4096;
 const CACHE_MAX_CHARS = 1_000_000;
 const cached = new Map<EncodingName, Map<string, number>>();
