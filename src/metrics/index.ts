@@ -34,20 +34,19 @@ export function createMetrics(options: MetricsOptions = {}) {
       registers: [registry],
       collect,
     }),
-    duration: new Histogram({
-      name: "tollgate_request_duration_seconds",
-      help: "From request received to last byte sent (streams included).",
-      labelNames,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
-      registers: [registry],
-    }),
-    firstByte: new Histogram({
-      name: "tollgate_time_to_first_byte_seconds",
-      help: "Streams: from request received to the upstream's first chunk (first token).",
-      labelNames: [...labelNames, "stream"] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: [registry],
-    }),
+    // Observed on every request: bound series (see BoundHistogram), bound once per label set by the observer.
+    duration: new BoundHistogram(
+      "tollgate_request_duration_seconds",
+      "From request received to last byte sent (streams included).",
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registry,
+    ),
+    firstByte: new BoundHistogram(
+      "tollgate_time_to_first_byte_seconds",
+      "Streams: from request received to the upstream's first chunk (first token).",
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registry,
+    ),
     tokens: new Counter({
       name: "tollgate_tokens_total",
       help: "Tokens reported by upstreams.",

@@ -1,12 +1,13 @@
 import { createLineWriter, type Logger } from "../log.js";
+import type { HistogramSeries } from "../metrics/histogram.js";
 import type { Metrics } from "../metrics/index.js";
 import type { RequestContext } from "../pipeline/context.js";
 import type { GenAiMetrics } from "./genai-metrics.js";
 
 interface Series {
   requests: { inc(value: number): void };
-  duration: { observe(value: number): void };
-  firstByte: { observe(value: number): void };
+  duration: HistogramSeries;
+  firstByte: HistogramSeries;
   promptTokens: { inc(value: number): void };
   completionTokens: { inc(value: number): void };
   cost: { inc(value: number): void };
@@ -16,51 +17,71 @@ interface Series {
 
 const OUTCOMES = ["completed", "upstream_error", "client_abort", "error"] as const;
 
-/** Metrics and the one log line per request, written when the request is really over. */
-export function observeRequest(metrics: Metrics, logger: Logger, genAi?: GenAiMetrics) {
-  // prom-client hashes label objects on every call; bound children, cached per label set, skip that.
-  // The set is bounded: aliases and deployments come from the config, unknown aliases are "unknown".
-  // Keyed by the deployment object (it implies the alias), then by a number packing status, outcome, endpoint
-  // and stream: no key string built per request.
-  const cache = new Map<object, Map<number, Series>>();
-  const noDeployment = {};
-  const writeLine = createLineWriter(logger);
-  const seriesFor = (ctx: RequestContext, alias: string, deployment: string): Series => {
-    const outcome = ctx.outcome ?? "error";
-    const key =
-      ctx.status * 64 + OUTCOMES.indexOf(outcome) * 4 + (ctx.endpoint === "chat" ? 2 : 0) + (ctx.stream ? 1 : 0);
-    const owner = ctx.deployment ?? noDeployment;
-    let byKey = cache.get(owner);
+/**
+ * Values kept per (owner, number): the owner is the deployment object (it implies the alias), or the alias
+ * label when there is none (a cache hit, a refusal before routing). No key string is built per request.
+ */
+class PerOwner<V> {
+  private readonly byOwner = new Map<object | string, Map<number, V>>();
+
+  get(owner: object | string, key: number): V | undefined {
+    return this.byOwner.get(owner)?.get(key);
+  }
+
+  set(owner: object | string, key: number, value: V): V {
+    let byKey = this.byOwner.get(owner);
     if (byKey === undefined) {
       byKey = new Map();
-      cache.set(owner, byKey);
+      this.byOwner.set(owner, byKey);
     }
-    let series = byKey.get(key);
-    if (series === undefined) {
-      const status = String(ctx.status);
-      const labels = { endpoint: ctx.endpoint, alias, deployment };
-      series = {
-        requests: metrics.requests.labels({ ...labels, status, outcome }),
-        duration: metrics.duration.labels(labels),
-        firstByte: metrics.firstByte.labels({ ...labels, stream: String(ctx.stream) }),
-        promptTokens: metrics.tokens.labels({ alias, deployment, kind: "prompt" }),
-        completionTokens: metrics.tokens.labels({ alias, deployment, kind: "completion" }),
-        cost: metrics.costUsd.labels({ alias, deployment }),
-        pending: { requests: 0, prompt: 0, completion: 0, cost: 0 },
-      };
-      byKey.set(key, series);
-    }
-    return series;
+    byKey.set(key, value);
+    return value;
+  }
+
+  *values(): IterableIterator<V> {
+    for (const byKey of this.byOwner.values()) yield* byKey.values();
+  }
+}
+
+/** Metrics and the one log line per request, written when the request is really over. */
+export function observeRequest(metrics: Metrics, logger: Logger, genAi?: GenAiMetrics) {
+  // prom-client hashes label objects on every call; bound children and bound histogram series, cached per label
+  // set, skip that. The sets are bounded: aliases and deployments come from the config, and a request with no
+  // route is "unknown" unless the cache answered it (its alias is then a configured, cached one).
+  const series = new PerOwner<Series>();
+  // The histograms carry fewer labels: one series per (owner, endpoint, stream), shared by statuses and outcomes.
+  const histograms = new PerOwner<Pick<Series, "duration" | "firstByte">>();
+  const writeLine = createLineWriter(logger);
+  const seriesFor = (ctx: RequestContext, alias: string, deployment: string): Series => {
+    const owner = ctx.deployment ?? alias;
+    const shape = (ctx.endpoint === "chat" ? 2 : 0) + (ctx.stream ? 1 : 0);
+    const outcome = ctx.outcome ?? "error";
+    const key = ctx.status * 64 + OUTCOMES.indexOf(outcome) * 4 + shape;
+    const known = series.get(owner, key);
+    if (known !== undefined) return known;
+    const labels = { endpoint: ctx.endpoint, alias, deployment };
+    const timing =
+      histograms.get(owner, shape) ??
+      histograms.set(owner, shape, {
+        duration: metrics.duration.bind(labels),
+        firstByte: metrics.firstByte.bind({ ...labels, stream: String(ctx.stream) }),
+      });
+    return series.set(owner, key, {
+      requests: metrics.requests.labels({ ...labels, status: String(ctx.status), outcome }),
+      ...timing,
+      promptTokens: metrics.tokens.labels({ alias, deployment, kind: "prompt" }),
+      completionTokens: metrics.tokens.labels({ alias, deployment, kind: "completion" }),
+      cost: metrics.costUsd.labels({ alias, deployment }),
+      pending: { requests: 0, prompt: 0, completion: 0, cost: 0 },
+    });
   };
   metrics.onScrape(() => {
-    for (const byKey of cache.values()) {
-      for (const { pending, requests, promptTokens, completionTokens, cost } of byKey.values()) {
-        if (pending.requests) requests.inc(pending.requests);
-        if (pending.prompt) promptTokens.inc(pending.prompt);
-        if (pending.completion) completionTokens.inc(pending.completion);
-        if (pending.cost) cost.inc(pending.cost);
-        pending.requests = pending.prompt = pending.completion = pending.cost = 0;
-      }
+    for (const { pending, requests, promptTokens, completionTokens, cost } of series.values()) {
+      if (pending.requests) requests.inc(pending.requests);
+      if (pending.prompt) promptTokens.inc(pending.prompt);
+      if (pending.completion) completionTokens.inc(pending.completion);
+      if (pending.cost) cost.inc(pending.cost);
+      pending.requests = pending.prompt = pending.completion = pending.cost = 0;
     }
   });
 
@@ -86,13 +107,13 @@ export function observeRequest(metrics: Metrics, logger: Logger, genAi?: GenAiMe
   const record = (ctx: RequestContext) => {
     metrics.inFlight.count--;
     countSelection(ctx);
-    const alias = ctx.route?.alias ?? "unknown";
+    const alias = ctx.route?.alias ?? (ctx.cacheDecision?.endsWith("hit") ? ctx.alias : "unknown");
     const deployment = ctx.deployment?.id ?? "none";
-    const series = seriesFor(ctx, alias, deployment);
-    const pending = series.pending;
+    const counted = seriesFor(ctx, alias, deployment);
+    const pending = counted.pending;
     pending.requests++;
-    series.duration.observe((ctx.durationMs ?? 0) / 1000);
-    if (ctx.stream && ctx.firstByteMs !== undefined) series.firstByte.observe(ctx.firstByteMs / 1000);
+    counted.duration.observe((ctx.durationMs ?? 0) / 1000);
+    if (ctx.stream && ctx.firstByteMs !== undefined) counted.firstByte.observe(ctx.firstByteMs / 1000);
     const usage = ctx.usage;
     if (usage) {
       pending.prompt += usage.prompt_tokens;

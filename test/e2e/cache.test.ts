@@ -26,6 +26,9 @@ models:
   cut:
     cache: { enabled: true }
     deployments: [{ provider: up, model: mock-cut-stream }]
+  chat2:
+    cache: { enabled: true }
+    deployments: [{ provider: up, model: gpt-4o-mini }]
   nocache:
     deployments: [{ provider: up, model: gpt-4o-mini }]
 auth:
@@ -169,6 +172,29 @@ describe("exact cache tier", () => {
     expect(first.text).toContain("error");
     const second = await post(gw, body);
     expect(second.headers.get("x-tollgate-cache")).toBe("miss");
+  });
+
+  it("counts each alias's hits under that alias in /metrics (a hit has no deployment)", async () => {
+    for (const model of ["chat", "chat2"]) {
+      const body = { ...ask(`metrics ${RUN}`), model };
+      await post(gw, body);
+      expect((await post(gw, body)).headers.get("x-tollgate-cache")).toBe("hit");
+    }
+    await eventually(async () => {
+      const text = await (await fetch(`${gw.origin}/metrics`)).text();
+      for (const alias of ["chat", "chat2"]) {
+        expect(text).toMatch(
+          new RegExp(
+            `tollgate_requests_total\\{endpoint="chat",alias="${alias}",deployment="none",status="200",outcome="completed"\\} [1-9]`,
+          ),
+        );
+        expect(text).toMatch(
+          new RegExp(
+            `tollgate_request_duration_seconds_count\\{endpoint="chat",alias="${alias}",deployment="none"\\} [1-9]`,
+          ),
+        );
+      }
+    });
   });
 });
 
