@@ -24,6 +24,7 @@ import { BreachAlerts } from "./forecast/breach-alerts.js";
 import { ForecastService } from "./forecast/index.js";
 import { AnomalyWatch } from "./insights/anomaly-watch.js";
 import { createLogger, type Logger } from "./log.js";
+import type { HistogramSeries } from "./metrics/histogram.js";
 import { createMetrics, type Metrics } from "./metrics/index.js";
 import { RequestContext } from "./pipeline/context.js";
 import { buildPipeline, type Pipeline } from "./pipeline/index.js";
@@ -571,17 +572,17 @@ function migrateWhenReachable(store: Store, logger: Logger): { first: Promise<vo
 
 /** Per-attempt latency histograms, with each (deployment, kind, outcome) child bound once, not per request. */
 function upstreamHistograms(metrics: Metrics) {
-  const children = new Map<object, { observe(v: number): void }[]>();
+  const children = new Map<object, HistogramSeries[]>();
   return (d: object & { id: string }, ok: boolean, latencyMs: number, stream: boolean) => {
     let four = children.get(d);
     if (four === undefined) {
       four = [];
       for (const histogram of [metrics.upstreamLatency, metrics.upstreamTtft]) {
-        for (const outcome of ["ok", "error"]) four.push(histogram.labels({ deployment: d.id, outcome }));
+        for (const outcome of ["ok", "error"]) four.push(histogram.bind({ deployment: d.id, outcome }));
       }
       children.set(d, four);
     }
-    (four[(stream ? 2 : 0) + (ok ? 0 : 1)] as { observe(v: number): void }).observe(latencyMs / 1000);
+    (four[(stream ? 2 : 0) + (ok ? 0 : 1)] as HistogramSeries).observe(latencyMs / 1000);
   };
 }
 

@@ -125,20 +125,18 @@ export function createMetrics(options: MetricsOptions = {}) {
       labelNames: ["alias", "deployment", "strategy"] as const,
       registers: [registry],
     }),
-    upstreamLatency: new Histogram({
-      name: "tollgate_upstream_latency_seconds",
-      help: "Upstream attempts that answered JSON: time to the whole answer, by deployment and outcome.",
-      labelNames: ["deployment", "outcome"] as const,
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120],
-      registers: [registry],
-    }),
-    upstreamTtft: new Histogram({
-      name: "tollgate_upstream_ttft_seconds",
-      help: "Streamed upstream attempts: time to the first event, by deployment and outcome.",
-      labelNames: ["deployment", "outcome"] as const,
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
-      registers: [registry],
-    }),
+    upstreamLatency: new BoundHistogram(
+      "tollgate_upstream_latency_seconds",
+      "Upstream attempts that answered JSON: time to the whole answer, by deployment and outcome.",
+      [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120],
+      registry,
+    ),
+    upstreamTtft: new BoundHistogram(
+      "tollgate_upstream_ttft_seconds",
+      "Streamed upstream attempts: time to the first event, by deployment and outcome.",
+      [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registry,
+    ),
     circuitState: new Gauge({
       name: "tollgate_circuit_state",
       help: "Circuit breaker per deployment: 0 closed, 1 half-open, 2 open (here or on another replica).",
