@@ -620,7 +620,21 @@ function openCache(
     metrics.cacheBytes.labels({ tier }).set(stats.bytes);
     metrics.cacheEvictions.labels({ tier }).set(stats.evictions);
   });
-  const cacheRequests = new Map<string, { inc(): void }>();
+  // Counted in plain fields per request and handed to prom-client when scraped, as the request counters are.
+  const results = ["hit", "miss", "bypass"] as const;
+  const requests = new Float64Array(2 * results.length); // [exact..., semantic...]
+  const saved = { usd: 0, seconds: 0 };
+  metrics.onScrape(() => {
+    requests.forEach((n, i) => {
+      if (n === 0) return;
+      const result = results[i % results.length] as (typeof results)[number];
+      metrics.cacheRequests.labels({ tier: i < results.length ? "exact" : "semantic", result }).inc(n);
+      requests[i] = 0;
+    });
+    if (saved.usd > 0) metrics.cacheSavedUsd.inc(saved.usd);
+    if (saved.seconds > 0) metrics.cacheSavedSeconds.inc(saved.seconds);
+    saved.usd = saved.seconds = 0;
+  });
   return {
     store,
     config: config.cache,
@@ -628,18 +642,11 @@ function openCache(
     ...(semantic ? { semantic } : {}),
     observer: {
       request: (result: "hit" | "miss" | "bypass", tier: "exact" | "semantic" = "exact") => {
-        // A bound child per (tier, result): prom-client hashes a label object on every labels() call.
-        const key = tier === "exact" ? result : `semantic-${result}`;
-        let child = cacheRequests.get(key);
-        if (child === undefined) {
-          child = metrics.cacheRequests.labels({ tier, result });
-          cacheRequests.set(key, child);
-        }
-        child.inc();
+        (requests[(tier === "semantic" ? results.length : 0) + results.indexOf(result)] as number)++;
       },
       saved: (usd: number, seconds: number) => {
-        metrics.cacheSavedUsd.inc(usd);
-        metrics.cacheSavedSeconds.inc(seconds);
+        saved.usd += usd;
+        saved.seconds += seconds;
       },
     },
   };

@@ -174,6 +174,28 @@ describe("exact cache tier", () => {
     expect(second.headers.get("x-tollgate-cache")).toBe("miss");
   });
 
+  it("reports lookups by tier and result, the saving, and what the tier holds in /metrics", async () => {
+    const fresh = await gateway();
+    const body = ask(`counted ${RUN}`);
+    await post(fresh, body); // miss, stored
+    await post(fresh, body); // hit
+    await post(fresh, body); // hit
+    await post(fresh, body, { "cache-control": "no-store" }); // bypass
+    await eventually(async () => {
+      const text = await (await fetch(`${fresh.origin}/metrics`)).text();
+      const value = (series: string) => Number(new RegExp(`^${series} (\\S+)$`, "m").exec(text)?.[1]);
+      expect(value('tollgate_cache_requests_total{tier="exact",result="hit"}')).toBe(2);
+      expect(value('tollgate_cache_requests_total{tier="exact",result="miss"}')).toBe(1);
+      expect(value('tollgate_cache_requests_total{tier="exact",result="bypass"}')).toBe(1);
+      // Each hit saved the original call: 11 prompt + 7 completion tokens of gpt-4o-mini, twice.
+      expect(value("tollgate_cache_saved_usd_total")).toBeCloseTo(2 * 0.00000585, 12);
+      expect(value("tollgate_cache_saved_seconds_total")).toBeGreaterThan(0);
+      expect(value('tollgate_cache_entries{tier="memory"}')).toBe(1);
+      expect(value('tollgate_cache_bytes{tier="memory"}')).toBeGreaterThan(100);
+      expect(value('tollgate_cache_evictions{tier="memory"}')).toBe(0);
+    });
+  });
+
   it("counts each alias's hits under that alias in /metrics (a hit has no deployment)", async () => {
     for (const model of ["chat", "chat2"]) {
       const body = { ...ask(`metrics ${RUN}`), model };
