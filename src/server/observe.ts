@@ -18,17 +18,17 @@ interface Series {
 const OUTCOMES = ["completed", "upstream_error", "client_abort", "error"] as const;
 
 /**
- * Values kept per (owner, number): the owner is the deployment object (it implies the alias), or the alias
- * label when there is none (a cache hit, a refusal before routing). No key string is built per request.
+ * Values kept per (owner, key): the owner is the deployment object (it implies the alias), or the alias label
+ * when there is none (a cache hit, a refusal before routing). No key string is built per request.
  */
-class PerOwner<V> {
-  private readonly byOwner = new Map<object | string, Map<number, V>>();
+class PerOwner<V, K = number> {
+  private readonly byOwner = new Map<object | string, Map<K, V>>();
 
-  get(owner: object | string, key: number): V | undefined {
+  get(owner: object | string, key: K): V | undefined {
     return this.byOwner.get(owner)?.get(key);
   }
 
-  set(owner: object | string, key: number, value: V): V {
+  set(owner: object | string, key: K, value: V): V {
     let byKey = this.byOwner.get(owner);
     if (byKey === undefined) {
       byKey = new Map();
@@ -86,22 +86,26 @@ export function observeRequest(metrics: Metrics, logger: Logger, genAi?: GenAiMe
   });
 
   // Selections: one bound child per (first choice, strategy), the strategy names being few and fixed.
-  const selections = new Map<object, Map<string, { inc(): void }>>();
+  // Selections: one bound child per (first choice, strategy), the strategy names being few and fixed; counted
+  // in a plain field and handed over at scrape, as the request counters are.
+  const selections = new PerOwner<{ child: { inc(value: number): void }; pending: number }, string>();
+  metrics.onScrape(() => {
+    for (const selection of selections.values()) {
+      if (selection.pending) selection.child.inc(selection.pending);
+      selection.pending = 0;
+    }
+  });
   const countSelection = (ctx: RequestContext) => {
     const first = ctx.candidates?.[0];
     const strategy = ctx.routeDecision?.strategy;
     if (first === undefined || strategy === undefined) return;
-    let byStrategy = selections.get(first);
-    if (byStrategy === undefined) {
-      byStrategy = new Map();
-      selections.set(first, byStrategy);
-    }
-    let child = byStrategy.get(strategy);
-    if (child === undefined) {
-      child = metrics.modelSelection.labels({ alias: ctx.route?.alias ?? "unknown", deployment: first.id, strategy });
-      byStrategy.set(strategy, child);
-    }
-    child.inc();
+    const selection =
+      selections.get(first, strategy) ??
+      selections.set(first, strategy, {
+        child: metrics.modelSelection.labels({ alias: ctx.route?.alias ?? "unknown", deployment: first.id, strategy }),
+        pending: 0,
+      });
+    selection.pending++;
   };
 
   const record = (ctx: RequestContext) => {
