@@ -1,6 +1,8 @@
 // The cache rows: an exact hit against the uncached pass-through at one connection, what the miss path adds
 // (key, tap and store: `cache-control: no-cache` skips the lookup and stores), and hit throughput at 50
-// connections. Run alone with `npm run bench:cache`; bench/run.ts includes it.
+// connections; beside them a bare node:http server answering the same bytes, the floor a hit cannot beat on
+// this machine. Run alone with `npm run bench:cache`; bench/run.ts includes it.
+import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { BODY, type LoadRun, loadRun, percentile, type Req, sequential, type Target } from "./lib/measure.js";
 import { freePort, killAll, type Proc, readPort, spawnNode, waitReady } from "./lib/procs.js";
@@ -10,6 +12,8 @@ export interface CacheBenchFigures {
   passThroughP50: number;
   hitP50: number;
   missP50: number;
+  /** A bare node:http server answering the hit's bytes: the machine's floor for a hit. */
+  floorP50: number;
   /** req/s at 50 connections: medians of rounds that alternate pass-through and hits. */
   passThroughRps: number;
   hitRps: number;
@@ -53,16 +57,24 @@ export async function runCacheBench(opts: {
     body: CACHED,
   });
   if (hit.headers.get("x-tollgate-cache") !== "hit") throw new Error("the cached alias did not answer from the cache");
+  const answerFile = `/tmp/tollgate-bench-cache-${port}.json`;
+  await writeFile(answerFile, new Uint8Array(await hit.arrayBuffer()));
+  const floor = spawnNode("fixed answer", ["--import", "tsx", "bench/fixed-answer.ts", "0", answerFile], {
+    readStdout: true,
+  });
+  const floorOrigin = `http://127.0.0.1:${await readPort(floor)}`;
   const targets: Target[] = [
     { name: "pass-through", origin, proxy: proc },
     { name: "hit", origin, proxy: proc },
     { name: "miss", origin, proxy: proc },
+    { name: "floor", origin: floorOrigin, proxy: floor },
   ];
   const json = { "content-type": "application/json" };
   const reqs: Record<string, Req> = {
     "pass-through": { path: "/v1/chat/completions", headers: json, body: BODY },
     hit: { path: "/v1/chat/completions", headers: json, body: CACHED },
     miss: { path: "/v1/chat/completions", headers: { ...json, "cache-control": "no-cache" }, body: CACHED },
+    floor: { path: "/v1/chat/completions", headers: json, body: CACHED },
   };
   const samples = await sequential(targets, {
     body: (t) => reqs[t.name] as Req,
@@ -72,6 +84,7 @@ export async function runCacheBench(opts: {
     pick: "totalMs",
   });
   const p50 = (name: string) => percentile(samples.get(name) ?? [], 50);
+  floor.child.kill("SIGTERM");
   const load = (body: string) =>
     loadRun(targets[0] as Target, opts.mock, { body, connections: 50, durationS: opts.durationS });
   const cpu = (r: LoadRun) => ({ gateway: r.proxyCpuUs ?? Number.NaN, mock: r.mockCpuUs, loadgen: r.loadgenCpuUs });
@@ -88,6 +101,7 @@ export async function runCacheBench(opts: {
     passThroughP50: p50("pass-through"),
     hitP50: p50("hit"),
     missP50: p50("miss"),
+    floorP50: p50("floor"),
     passThroughRps: pt.rps,
     hitRps: hitRun.rps,
     rounds: passThrough.map((r, i) => ({ passThrough: r.rps, hit: hits[i]?.rps ?? Number.NaN })),
@@ -116,7 +130,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       rounds: quick ? 1 : 3,
     });
     console.log(
-      `pass-through p50 ${f.passThroughP50.toFixed(3)} ms, exact hit p50 ${f.hitP50.toFixed(3)} ms (target <= 0.2)`,
+      `pass-through p50 ${f.passThroughP50.toFixed(3)} ms, exact hit p50 ${f.hitP50.toFixed(3)} ms (target <= 0.2); the same bytes from bare node:http ${f.floorP50.toFixed(3)} ms`,
     );
     console.log(`miss path adds ${(f.missP50 - f.passThroughP50).toFixed(3)} ms p50 (target <= 0.05)`);
     console.log(
