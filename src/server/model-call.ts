@@ -10,6 +10,7 @@ import type { Exchange } from "./exchange.js";
 import type { GenAiMetrics } from "./genai-metrics.js";
 import { parseBody } from "./http.js";
 import { observeRequest } from "./observe.js";
+import { ParsedBodies } from "./parsed-bodies.js";
 import type { RequestTracing } from "./trace.js";
 
 export interface ModelCallDeps {
@@ -29,6 +30,7 @@ export type ModelCallHandler = <R>(exchange: Exchange<R>, endpoint: Endpoint) =>
 export function createModelCallHandler(deps: ModelCallDeps): ModelCallHandler {
   const { pipeline, bodyLimit, logger, tracing } = deps;
   const observe = observeRequest(deps.metrics, logger, deps.genAi);
+  const chatBodies = new ParsedBodies((text) => parseBody(text, ChatCompletionRequestSchema));
 
   return async function handleModelCall<R>(ex: Exchange<R>, endpoint: Endpoint): Promise<R> {
     const ctx = new RequestContext(ex.requestId, endpoint, performance.now());
@@ -41,7 +43,7 @@ export function createModelCallHandler(deps: ModelCallDeps): ModelCallHandler {
       ctx.headers = ex;
       ctx.rawBody = await ex.readBody(bodyLimit);
       if (endpoint === "chat") {
-        const body = parseBody(ctx.rawBody, ChatCompletionRequestSchema);
+        const body = chatBodies.get(ctx.rawBody);
         ctx.chat = body;
         ctx.alias = body.model;
         ctx.stream = body.stream === true;
