@@ -62,6 +62,12 @@ export interface TokenCalibratorOptions {
 const MIN_SAMPLE_RATIO = 0.25;
 const MAX_SAMPLE_RATIO = 4;
 
+interface NamedPair {
+  key: string;
+  seed: number;
+}
+const MAX_REMEMBERED_MODELS = 1_000;
+
 /** Estimates other providers' prompt tokens from the tiktoken count with a learned per-(provider, model) ratio. */
 const SAVE_EVERY_MS = 1000;
 
@@ -69,6 +75,7 @@ export class TokenCalibrator {
   private dirty = false;
   private saveTimer: NodeJS.Timeout | undefined;
   private readonly states = new Map<string, RatioState>();
+  private readonly pairs = new Map<ProviderType, Map<string, NamedPair>>();
   private readonly store: RatioStore | undefined;
   private readonly minRate: number;
 
@@ -81,6 +88,22 @@ export class TokenCalibrator {
     return `${provider}:${baseModelName(model)}`;
   }
 
+  /** key() and seedRatio() for a pair, worked out once: ratio() runs for every request to another provider. */
+  private named(provider: ProviderType, model: string): NamedPair {
+    let byModel = this.pairs.get(provider);
+    if (byModel === undefined) {
+      byModel = new Map();
+      this.pairs.set(provider, byModel);
+    }
+    let pair = byModel.get(model);
+    if (pair === undefined) {
+      pair = { key: TokenCalibrator.key(provider, model), seed: seedRatio(provider, model) };
+      if (byModel.size >= MAX_REMEMBERED_MODELS) byModel.clear();
+      byModel.set(model, pair);
+    }
+    return pair;
+  }
+
   /** Loads persisted ratios (call once at start; later observations win over what was loaded). */
   async load(): Promise<void> {
     if (!this.store) return;
@@ -91,7 +114,8 @@ export class TokenCalibrator {
   }
 
   ratio(provider: ProviderType, model: string): number {
-    return this.states.get(TokenCalibrator.key(provider, model))?.ratio ?? seedRatio(provider, model);
+    const pair = this.named(provider, model);
+    return this.states.get(pair.key)?.ratio ?? pair.seed;
   }
 
   estimate(provider: ProviderType, model: string, tiktokenTokens: number): number {
@@ -102,10 +126,10 @@ export class TokenCalibrator {
     if (!(estimatedTiktokenTokens > 0) || !(actualPromptTokens > 0)) return;
     const sample = actualPromptTokens / estimatedTiktokenTokens;
     if (sample < MIN_SAMPLE_RATIO || sample > MAX_SAMPLE_RATIO) return;
-    const key = TokenCalibrator.key(provider, model);
+    const { key, seed } = this.named(provider, model);
     const previous = this.states.get(key);
     const samples = (previous?.samples ?? 0) + 1;
-    const current = previous?.ratio ?? seedRatio(provider, model);
+    const current = previous?.ratio ?? seed;
     const rate = Math.max(1 / (samples + 1), this.minRate); // the seed counts as one sample
     this.states.set(key, { ratio: current + rate * (sample - current), samples, updatedAt: Date.now() });
     this.dirty = true;

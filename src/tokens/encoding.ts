@@ -111,9 +111,27 @@ const ENCODING_PREFIXES: Array<[string, EncodingName]> = [
   ["ada", "r50k_base"],
 ];
 
+export interface ModelEncoding {
+  readonly encoding: EncodingName;
+  readonly known: boolean;
+}
+
+// Asked on every request for the same few upstream models: the lower-casing and the prefix scan are done once.
+const encodingOf = new Map<string, ModelEncoding>();
+const MAX_REMEMBERED_MODELS = 1_000;
+
 /** The encoding for a model, and whether the model was recognised (unknown models fall back to o200k_base). */
-export function encodingForModel(model: string): { encoding: EncodingName; known: boolean } {
-  const name = baseModelName(model);
+export function encodingForModel(model: string): ModelEncoding {
+  let found = encodingOf.get(model);
+  if (found === undefined) {
+    found = lookUpEncoding(baseModelName(model));
+    if (encodingOf.size >= MAX_REMEMBERED_MODELS) encodingOf.clear(); // names a client made up, not the config's
+    encodingOf.set(model, found);
+  }
+  return found;
+}
+
+function lookUpEncoding(name: string): ModelEncoding {
   for (const [prefix, encoding] of ENCODING_PREFIXES) {
     if (name.startsWith(prefix)) return { encoding, known: true };
   }

@@ -2,6 +2,7 @@ import type { ChatCompletionRequest } from "../openai/schema.js";
 import { countPromptTokensAsync, INLINE_CHAR_LIMIT } from "./async.js";
 import { type ProviderType, TokenCalibrator } from "./calibration.js";
 import type { EncodingName } from "./encoding.js";
+import type { PromptTokenCount } from "./prompt.js";
 import { TokenWorkerPool } from "./worker-pool.js";
 
 export interface PromptEstimate {
@@ -20,6 +21,11 @@ export class PromptTokenEstimator {
   readonly pool: TokenWorkerPool;
   readonly calibrator: TokenCalibrator;
   private readonly inlineCharLimit: number;
+  /**
+   * The count of a request object already counted. The server hands every repeat of the same body the same
+   * (frozen) object, so a repeated request (an exact cache hit) is not walked and looked up again.
+   */
+  private readonly counted = new WeakMap<ChatCompletionRequest, { model: string; count: PromptTokenCount }>();
 
   constructor(options: { pool?: TokenWorkerPool; calibrator?: TokenCalibrator; inlineCharLimit?: number } = {}) {
     this.pool = options.pool ?? new TokenWorkerPool();
@@ -29,10 +35,8 @@ export class PromptTokenEstimator {
 
   /** `model` is the upstream model; OpenAI and Azure bill the tiktoken count itself. */
   async estimate(request: ChatCompletionRequest, provider: ProviderType, model: string): Promise<PromptEstimate> {
-    const count = await countPromptTokensAsync(request, model, {
-      pool: this.pool,
-      inlineCharLimit: this.inlineCharLimit,
-    });
+    const known = this.counted.get(request);
+    const count = known?.model === model ? known.count : await this.count(request, model);
     const tokens = OPENAI_TOKENIZER.has(provider)
       ? count.tokens
       : this.calibrator.estimate(provider, model, count.tokens);
@@ -42,6 +46,15 @@ export class PromptTokenEstimator {
       encoding: count.encoding,
       exact: count.exact && OPENAI_TOKENIZER.has(provider),
     };
+  }
+
+  private async count(request: ChatCompletionRequest, model: string): Promise<PromptTokenCount> {
+    const count = await countPromptTokensAsync(request, model, {
+      pool: this.pool,
+      inlineCharLimit: this.inlineCharLimit,
+    });
+    this.counted.set(request, { model, count });
+    return count;
   }
 
   /** A tiktoken count as `provider` is expected to bill it. */

@@ -10,6 +10,7 @@ import {
   type RatioStore,
   seedRatio,
   TokenCalibrator,
+  type TokenWorkerPool,
 } from "../../src/tokens/index.js";
 
 /** A deterministic spread of ±6% around the true ratio, like varied prompts. */
@@ -125,5 +126,27 @@ describe("PromptTokenEstimator", () => {
     } finally {
       await estimator.close();
     }
+  });
+
+  it("counts a request object once per model: a repeated body arrives as the same object", async () => {
+    let pooled = 0;
+    const pool = {
+      count: (texts: string[]) => {
+        pooled++;
+        return Promise.resolve(texts.length * 100);
+      },
+      close: () => Promise.resolve(),
+    } as unknown as TokenWorkerPool;
+    // Every prompt goes to the (fake) pool, so each real count is seen.
+    const estimator = new PromptTokenEstimator({ pool, inlineCharLimit: 0 });
+    const request = { model: "x", messages: [{ role: "user", content: "Hello there" }] } as ChatCompletionRequest;
+    const first = await estimator.estimate(request, "openai", "gpt-4o");
+    expect(await estimator.estimate(request, "anthropic", "gpt-4o")).toMatchObject({ tiktokenTokens: 206 });
+    expect(pooled).toBe(1);
+    expect(first.tiktokenTokens).toBe(206); // two texts (role, content) at 100 each, 6 framing tokens
+    // Another model may tokenize differently; an equal but separate object is counted afresh.
+    await estimator.estimate(request, "openai", "gpt-4");
+    await estimator.estimate({ ...request }, "openai", "gpt-4o");
+    expect(pooled).toBe(3);
   });
 });
