@@ -545,8 +545,8 @@ function report(
     });
   }
   info.push([
-    "cache: pass-through / exact hit / miss p50 ms at 1 conn.",
-    `${cache.passThroughP50.toFixed(3)} / ${cache.hitP50.toFixed(3)} / ${cache.missP50.toFixed(3)}`,
+    "cache: pass-through / exact hit / miss / bare node:http same bytes, p50 ms at 1 conn.",
+    `${cache.passThroughP50.toFixed(3)} / ${cache.hitP50.toFixed(3)} / ${cache.missP50.toFixed(3)} / ${cache.floorP50.toFixed(3)}`,
   ]);
   info.push(
     [
