@@ -11,9 +11,9 @@ export class ParsedBodies<T extends object> {
 
   constructor(
     private readonly parse: (text: string) => T,
-    private readonly maxChars = 2_000_000,
+    private readonly maxChars = 4_000_000,
     /** Longer bodies are parsed each time: the parse is small beside their upstream call, the memory is not. */
-    private readonly maxBodyChars = 16_384,
+    private readonly maxBodyChars = 262_144,
   ) {}
 
   get(text: string): T {

@@ -64,7 +64,7 @@ export function cacheStage(options: CacheStageOptions): NamedStage {
         return next();
       }
       const tenant = namespaceOf(ctx, alias.namespace);
-      const key = keys.keyOf(ctx.rawBody, chat, ctx.alias, tenant);
+      const key = keys.keyOf(chat, ctx.alias, tenant);
       const ttlMs = ttlOf(ctx, alias, config) * 1000;
       if (!control.includes("no-cache")) {
         const entry = await store.get(key);
