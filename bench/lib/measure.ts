@@ -157,11 +157,11 @@ export async function loadRun(
   };
 }
 
-/** One request over a kept-alive connection: total time and time to the first body chunk, in ms. */
 /**
- * One request, timed from dispatch to its last byte (and to its first body byte). It goes through undici's
- * dispatch API, not request(): the body is counted, never buffered or iterated as a stream, so the client's
- * own overhead (~10-35 µs a call with request() and for-await here) stays out of what the server is timed on.
+ * One request over a kept-alive connection, timed from dispatch to its last byte (and to its first body byte).
+ * It goes through undici's dispatch API, not request(): the body is counted, never buffered or iterated as a
+ * stream, so the client's own overhead (~10-35 µs a call with request() and for-await here) stays out of what
+ * the server is timed on.
  */
 export function timeOne(client: Client, body: string | Req): Promise<{ totalMs: number; ttfbMs: number }> {
   const req: Req = typeof body === "string" ? { path: PATH, headers: OPENAI_HEADERS, body } : body;
